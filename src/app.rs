@@ -1,0 +1,180 @@
+//! From parsed arguments to library calls, and the few lines printed on
+//! stdout (results; logs go to stderr).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, EvalArgs, RunArgs, SampleArgs};
+use crate::error::{Error, Result};
+use crate::pipeline::{self, rank::RankOptions, Job};
+use crate::window::{rfc3339, Bound, Window};
+use crate::{detectors, eval, sample};
+
+/// How a successful command ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    /// Finished, but something was skipped or failed (exit code 1).
+    Partial,
+}
+
+/// The checkout's own folders: the embedded sample lake and default models.
+pub fn sample_lake() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+pub fn default_models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+pub fn run(cli: &Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Run(args) => run_job(args),
+        Command::Sample(args) => run_sample(args),
+        Command::Eval(args) => run_eval(args),
+    }
+}
+
+fn run_job(args: &RunArgs) -> Result<Outcome> {
+    let job = job(args)?;
+    tracing::info!(
+        lake = %job.lake.display(),
+        window_start = %rfc3339(job.window.start),
+        window_end = %rfc3339(job.window.end),
+        "Starting run."
+    );
+    let summary = pipeline::run(&job)?;
+    print_findings(&summary, args.show);
+    for p in &summary.problems {
+        tracing::warn!(problem = %p, "Run is partial.");
+    }
+    Ok(if summary.is_clean() { Outcome::Clean } else { Outcome::Partial })
+}
+
+/// Checks the arguments and model files; reads no data.
+pub fn job(args: &RunArgs) -> Result<Job> {
+    let (lake, from, to) = match (&args.lake, args.from, args.to) {
+        (Some(lake), Some(from), Some(to)) => (lake.clone(), from, to),
+        (Some(_), _, _) => {
+            return Err(Error::InvalidArgument {
+                arg: "--from/--to",
+                reason: "both are required with --lake, e.g. --from 2026-11-02 --to 2026-11-08".into(),
+            })
+        }
+        (None, from, to) => {
+            let lake = sample_lake();
+            let (s_from, s_to) = sample::scoring_window(&lake).map_err(|source| Error::Sample { source })?;
+            (lake, from.unwrap_or(Bound::Date(s_from)), to.unwrap_or(Bound::Date(s_to)))
+        }
+    };
+    let window = Window::new(from, to, args.baseline_days)?;
+    if !(0.0..=100.0).contains(&args.min_score) {
+        return Err(Error::InvalidArgument {
+            arg: "--min-score",
+            reason: format!("{} is outside 0-100", args.min_score),
+        });
+    }
+    let models_dir = args.models.clone().unwrap_or_else(default_models);
+    let models = detectors::load_models(&models_dir)?;
+    if !lake.is_dir() {
+        return Err(Error::LakeNotFound { path: lake });
+    }
+    let mut arguments = BTreeMap::new();
+    arguments.insert("lake".into(), lake.display().to_string());
+    arguments.insert("from".into(), from.to_string());
+    arguments.insert("to".into(), to.to_string());
+    arguments.insert("baseline_days".into(), args.baseline_days.to_string());
+    arguments.insert("bucket_micros".into(), args.bucket.micros.to_string());
+    arguments.insert("models".into(), models_dir.display().to_string());
+    arguments.insert("min_score".into(), args.min_score.to_string());
+    arguments.insert("max_findings".into(), args.max_findings.to_string());
+    if let Some(c) = &args.context {
+        arguments.insert("context".into(), c.display().to_string());
+    }
+    Ok(Job {
+        lake,
+        window,
+        bucket: args.bucket,
+        models,
+        context: args.context.clone(),
+        out: args.out.clone(),
+        rank: RankOptions {
+            min_score: args.min_score,
+            max_findings: args.max_findings,
+        },
+        arguments,
+    })
+}
+
+fn print_findings(summary: &pipeline::RunSummary, show: usize) {
+    println!(
+        "{} findings from {} identities scored ({} events in the window); results in {}",
+        summary.findings,
+        summary.identities.scored,
+        summary.quality.window_events,
+        summary.output.display()
+    );
+    for f in summary.top.iter().take(show) {
+        println!(
+            "\n#{:<3} score {:>5.1}  {}  {} .. {}  [{}]  peers: {}",
+            f.rank,
+            f.score,
+            f.user,
+            rfc3339(f.window_start),
+            rfc3339(f.window_end),
+            f.detectors.join(", "),
+            f.peer_group
+        );
+        for r in &f.reasons {
+            println!("      - {r}");
+        }
+    }
+}
+
+fn run_sample(args: &SampleArgs) -> Result<Outcome> {
+    let options = sample::SampleOptions {
+        users: args.users,
+        days: args.days,
+        events: args.events,
+        seed: args.seed,
+        end: args.end,
+        ..Default::default()
+    };
+    let summary = sample::generate(&options, &args.out).map_err(|source| Error::Sample { source })?;
+    println!(
+        "Wrote {} events for {} identities in {} partitions to {} ({} labelled scenarios); score it with:\n  lakehound run --lake {} --from {} --to {} --out findings/",
+        summary.events,
+        summary.identities,
+        summary.partitions,
+        args.out.display(),
+        summary.labels,
+        args.out.display(),
+        summary.scoring_from,
+        summary.scoring_to
+    );
+    Ok(Outcome::Clean)
+}
+
+fn run_eval(args: &EvalArgs) -> Result<Outcome> {
+    let labels_path = match (&args.labels, &args.lake) {
+        (Some(l), _) => l.clone(),
+        (None, Some(lake)) => lake.join("labels.csv"),
+        (None, None) => sample_lake().join("labels.csv"),
+    };
+    let labels = eval::read_labels(&labels_path)?;
+    let findings_path = eval::findings_path(&args.findings)?;
+    let findings = eval::read_findings(&findings_path)?;
+    let report = eval::evaluate(&labels, &findings, &[5, 10, 20, 50]);
+    println!(
+        "{} findings, {} attack labels: average precision {:.3}",
+        report.findings, report.attacks, report.average_precision
+    );
+    for (k, r) in &report.recall_at {
+        println!("recall@{k}: {r:.3}");
+    }
+    println!("\n{:<22} {:<7} {:<40} first rank", "scenario", "kind", "user");
+    for (scenario, kind, user, rank) in &report.labels {
+        let rank = rank.map_or("-".to_owned(), |r| r.to_string());
+        println!("{scenario:<22} {kind:<7} {user:<40} {rank}");
+    }
+    Ok(Outcome::Clean)
+}

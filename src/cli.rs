@@ -1,0 +1,129 @@
+//! Command-line types. All `--help` text lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::window::{Bound, Bucket};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  finished; findings and run.json written
+  1  finished, but something was skipped or failed (a corrupt or off-contract
+     file, a failing detector, an empty scoring window); see problems in run.json
+  2  usage or configuration error (bad argument, model file, context file,
+     missing lake): fix the input, do not retry
+  3  runtime error (I/O, query failure): safe to retry";
+
+/// Hunt living-off-the-land activity in a security data lake: learn each
+/// identity's normal command behaviour and rank the windows that depart from it.
+#[derive(Debug, Parser)]
+#[command(name = "lakehound", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr: -v debug, -vv trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log format on stderr: text for people, json for schedulers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score a window of the lake against each identity's baseline and write
+    /// ranked findings (Parquet) and run.json.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Generate a synthetic org's lake with labelled attack scenarios and
+    /// benign look-alikes.
+    #[command(after_help = EXIT_CODES)]
+    Sample(SampleArgs),
+    /// Average precision and recall@k of findings against scenario labels.
+    #[command(after_help = EXIT_CODES)]
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Lake root holding events/dt=YYYY-MM-DD/*.parquet. Default: the
+    /// embedded sample lake (sample-data/), scored over its own window.
+    #[arg(long, env = "LAKEHOUND_LAKE", value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// First day (UTC date, 2026-11-02) or instant (RFC 3339) of the scoring
+    /// window. Required with --lake.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<Bound>,
+    /// Last day of the scoring window, inclusive (a date includes the whole
+    /// day), or an exclusive RFC 3339 instant. Required with --lake.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<Bound>,
+    /// Results go to OUT/window=<start>_<end>/ (findings.parquet, run.json);
+    /// a rerun of the same window replaces them.
+    #[arg(long, env = "LAKEHOUND_OUT", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Days before --from that form each identity's baseline.
+    #[arg(long, default_value_t = 28, value_name = "DAYS")]
+    pub baseline_days: u32,
+    /// Bucket width for counts and time-of-week: 15m, 30m, 1h, 1d (must divide a day).
+    #[arg(long, default_value = "1h", value_name = "WIDTH")]
+    pub bucket: Bucket,
+    /// Folder of detector model files (*.toml). Default: models/ of this checkout.
+    #[arg(long, env = "LAKEHOUND_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Identity table (CSV: user,group,valid_from,valid_to) for peer groups,
+    /// joined as of each identity's activity. Default: groups in the events.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Keep findings scoring at least this (0-100; 40 is about p = 1e-11).
+    #[arg(long, default_value_t = 40.0, value_name = "SCORE")]
+    pub min_score: f64,
+    /// At most this many findings: an analyst's day, not a flood.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub max_findings: usize,
+    /// Print this many top findings to stdout when done.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub show: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Output lake root; events/, labels.csv, identities.csv and sample.json go here.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Human identities (service and control-plane identities come on top).
+    #[arg(long, default_value_t = 150)]
+    pub users: usize,
+    /// Days of history, ending at --end.
+    #[arg(long, default_value_t = 35)]
+    pub days: u32,
+    /// Approximate number of events.
+    #[arg(long, default_value_t = 250_000)]
+    pub events: u64,
+    /// Random seed; the same seed and options give the same lake.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Last day of the history (UTC date).
+    #[arg(long, default_value = "2026-11-08", value_name = "DATE")]
+    pub end: chrono::NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Lake the findings came from; its labels.csv is the default --labels.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// Scenario labels (CSV: scenario,kind,user,start,end,...).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// findings.parquet, its window folder, or an --out folder with one window.
+    #[arg(long, value_name = "PATH")]
+    pub findings: PathBuf,
+}

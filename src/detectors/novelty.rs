@@ -1,0 +1,254 @@
+//! Novelty and rarity: values an identity touches for the first time in the
+//! scoring window (an action, namespace, target, source IP or user agent),
+//! weighted by how rare they are among its peers and in the whole org.
+//!
+//! Per item, `p = sqrt(peer share × org share)` (shares smoothed by half an
+//! identity), so a namespace the whole team adopted this week, or an action
+//! every peer of a new hire does, is not evidence. It is then multiplied by
+//! `1 + λ`, where λ is how many new values of that kind the identity usually
+//! meets in as many active days (people who deploy meet new pods daily).
+//! Sensitive actions and targets count more (`p^sensitive_weight`). The kept
+//! items of one identity combine with Fisher's method into one piece of
+//! evidence spanning them.
+
+use serde::Deserialize;
+
+use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use crate::pipeline::baseline::{Baselines, WindowActivity};
+use crate::pipeline::load::Attr;
+use crate::stats::{fisher, fmt_p};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoveltyParams {
+    /// Attributes to watch: action, namespace, target, src_ip, user_agent.
+    /// Default: all five.
+    #[serde(default = "default_attributes")]
+    pub attributes: Vec<String>,
+    /// Substrings marking a sensitive action (secrets, IAM writes, RBAC
+    /// bindings, exec, port-forward). Default: see `models/novelty.toml`.
+    #[serde(default = "default_sensitive_actions")]
+    pub sensitive_actions: Vec<String>,
+    /// Substrings marking a sensitive target, e.g. `secrets/`. Default: secrets,
+    /// IAM ARNs, role bindings.
+    #[serde(default = "default_sensitive_targets")]
+    pub sensitive_targets: Vec<String>,
+    /// Exponent applied to a sensitive item's p-value. Default: 2.
+    #[serde(default = "default_sensitive_weight")]
+    pub sensitive_weight: f64,
+    /// Items whose adjusted p is above this are ordinary. Default: 0.2.
+    #[serde(default = "default_ignore_p")]
+    pub ignore_p: f64,
+    /// Report evidence with p below this. Default: 1e-3.
+    #[serde(default = "default_report_p")]
+    pub report_p: f64,
+}
+
+fn default_attributes() -> Vec<String> {
+    ["action", "namespace", "target", "src_ip", "user_agent"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_sensitive_actions() -> Vec<String> {
+    [
+        "secrets", "pods/exec", "pods/attach", "pods/portforward", "rolebindings",
+        "clusterroles", "roles", "serviceaccounts/token", "iam:Create", "iam:Attach",
+        "iam:Put", "iam:Update", "iam:AddUser", "sts:GetFederationToken", "SetIamPolicy",
+        "CreateServiceAccountKey", "secretmanager", "kms:Decrypt",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_sensitive_targets() -> Vec<String> {
+    ["secrets/", ":iam::", "rolebindings/", "clusterrolebindings/", "serviceAccounts/"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_sensitive_weight() -> f64 {
+    2.0
+}
+fn default_ignore_p() -> f64 {
+    0.2
+}
+fn default_report_p() -> f64 {
+    1e-3
+}
+
+impl NoveltyParams {
+    pub fn check(self, name: String) -> Result<Novelty, ParamsError> {
+        let mut attributes = Vec::new();
+        for a in &self.attributes {
+            let attr = match a.as_str() {
+                "action" => Attr::Action,
+                "namespace" => Attr::Namespace,
+                "target" => Attr::Target,
+                "src_ip" => Attr::SrcIp,
+                "user_agent" => Attr::UserAgent,
+                other => {
+                    return Err(ParamsError::new(
+                        &name,
+                        "attributes",
+                        format!("{other:?} is not one of action, namespace, target, src_ip, user_agent"),
+                    ))
+                }
+            };
+            attributes.push(attr);
+        }
+        if attributes.is_empty() {
+            return Err(ParamsError::new(&name, "attributes", "must name at least one attribute"));
+        }
+        positive(&name, "sensitive_weight", self.sensitive_weight)?;
+        probability(&name, "ignore_p", self.ignore_p)?;
+        probability(&name, "report_p", self.report_p)?;
+        Ok(Novelty {
+            name,
+            attributes,
+            params: self,
+        })
+    }
+}
+
+pub struct Novelty {
+    name: String,
+    attributes: Vec<Attr>,
+    params: NoveltyParams,
+}
+
+impl Detector for Novelty {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
+        Ok(Box::new(FittedNovelty {
+            attributes: self.attributes.clone(),
+            params: self.params.clone(),
+            b: baselines,
+        }))
+    }
+}
+
+struct FittedNovelty<'a> {
+    attributes: Vec<Attr>,
+    params: NoveltyParams,
+    b: &'a Baselines,
+}
+
+struct Item {
+    p: f64,
+    first: i64,
+    text: String,
+    action: Option<u32>,
+}
+
+impl FittedNovelty<'_> {
+    /// New values of this kind per active day in the second half of the
+    /// baseline; peers' mean for an identity without one.
+    fn habitual_rate(&self, user: u32, attr_index: usize) -> f64 {
+        let rate = |v: u32| {
+            let b = &self.b.users[v as usize];
+            (b.late_active_days > 0)
+                .then(|| f64::from(b.late_novel[attr_index]) / f64::from(b.late_active_days))
+        };
+        rate(user).unwrap_or_else(|| {
+            let rates: Vec<f64> = self.b.peers.members[user as usize]
+                .iter()
+                .filter_map(|v| rate(*v))
+                .collect();
+            if rates.is_empty() {
+                0.0
+            } else {
+                rates.iter().sum::<f64>() / rates.len() as f64
+            }
+        })
+    }
+
+    fn is_sensitive(&self, attr: Attr, value: &str) -> bool {
+        let list = match attr {
+            Attr::Action => &self.params.sensitive_actions,
+            Attr::Target => &self.params.sensitive_targets,
+            _ => return false,
+        };
+        list.iter().any(|s| value.contains(s.as_str()))
+    }
+}
+
+impl Fitted for FittedNovelty<'_> {
+    fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
+        let org = self.b.users.len().max(2) as f64;
+        let mut out = Vec::new();
+        for user in 0..w.users() as u32 {
+            let peers = &self.b.peers.members[user as usize];
+            let active_days = w.breadth[user as usize].len() as f64;
+            let mut items: Vec<Item> = Vec::new();
+            for seen in &w.novel[user as usize] {
+                let Some(attr_index) = Attr::ALL.iter().position(|a| *a == seen.attr) else {
+                    continue;
+                };
+                if !self.attributes.contains(&seen.attr) {
+                    continue;
+                }
+                let touched = self
+                    .b
+                    .touched_by
+                    .get(&(seen.attr, seen.value))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let peer_touch = peers.iter().filter(|p| touched.binary_search(p).is_ok()).count();
+                let org_touch = touched.iter().filter(|v| **v != user).count();
+                let peer_share = (peer_touch as f64 + 0.5) / (peers.len() as f64 + 1.0);
+                let org_share = (org_touch as f64 + 0.5) / org;
+                let lambda = self.habitual_rate(user, attr_index) * active_days;
+                let value = self.b.values.name(seen.value);
+                let mut p = ((peer_share * org_share).sqrt() * (1.0 + lambda)).min(1.0);
+                let sensitive = self.is_sensitive(seen.attr, value);
+                if sensitive {
+                    p = p.powf(self.params.sensitive_weight);
+                }
+                if p > self.params.ignore_p {
+                    continue;
+                }
+                items.push(Item {
+                    p,
+                    first: seen.first,
+                    text: format!(
+                        "{} {value}{} ({peer_touch} of {} peers, {org_touch} of {} identities)",
+                        seen.attr.noun(),
+                        if sensitive { " [sensitive]" } else { "" },
+                        peers.len(),
+                        self.b.users.len() - 1,
+                    ),
+                    action: (seen.attr == Attr::Action).then_some(seen.value),
+                });
+            }
+            if items.is_empty() {
+                continue;
+            }
+            let p = fisher(&items.iter().map(|i| i.p).collect::<Vec<_>>());
+            if p >= self.params.report_p {
+                continue;
+            }
+            items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
+            let width = self.b.bucket.micros;
+            let start = items.iter().map(|i| self.b.bucket.floor(i.first)).min().unwrap_or(0);
+            let end = items.iter().map(|i| self.b.bucket.floor(i.first) + width).max().unwrap_or(0);
+            let shown: Vec<&str> = items.iter().take(4).map(|i| i.text.as_str()).collect();
+            let more = items.len().saturating_sub(shown.len());
+            out.push(Evidence {
+                user,
+                start: start.max(self.b.window.start),
+                end: end.min(self.b.window.end.max(start + width)),
+                p_value: p,
+                reason: format!(
+                    "first time for this identity: {}{} (p = {})",
+                    shown.join("; "),
+                    if more > 0 { format!("; and {more} more") } else { String::new() },
+                    fmt_p(p)
+                ),
+                observed: items.len() as f64,
+                expected: 0.0,
+                actions: items.iter().filter_map(|i| i.action).collect(),
+            });
+        }
+        Ok(out)
+    }
+}

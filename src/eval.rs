@@ -1,0 +1,290 @@
+//! `lakehound eval`: how well ranked findings recover labelled scenarios.
+//!
+//! A finding matches a label when it names the same identity and its span
+//! overlaps the label's. Attack labels are the relevant set. Average
+//! precision walks the ranking: each finding that is the first match of an
+//! attack label adds the precision at its position; later findings of an
+//! already-found attack are skipped (one incident, reported in pieces), and
+//! every other finding counts as a false positive.
+
+use std::path::{Path, PathBuf};
+
+use chrono::DateTime;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::pipeline::write::FINDINGS_FILE;
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub scenario: String,
+    pub kind: String,
+    pub user: String,
+    pub start: i64,
+    pub end: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RankedFinding {
+    pub rank: u32,
+    pub user: String,
+    pub start: i64,
+    pub end: i64,
+    pub score: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub findings: usize,
+    pub attacks: usize,
+    pub average_precision: f64,
+    /// (k, recall of attack labels within the top k findings).
+    pub recall_at: Vec<(usize, f64)>,
+    /// Per label: its scenario, kind, user and the rank of its first matching finding.
+    pub labels: Vec<(String, String, String, Option<u32>)>,
+}
+
+pub fn read_labels(path: &Path) -> Result<Vec<Label>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |line: usize, reason: String| Error::Labels {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut lines = text.lines().enumerate();
+    let header = split_csv(lines.next().map(|(_, l)| l).unwrap_or(""));
+    let index = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(1, format!("no `{name}` column in the header")))
+    };
+    let (scenario, kind, user, start, end) = (
+        index("scenario")?,
+        index("kind")?,
+        index("user")?,
+        index("start")?,
+        index("end")?,
+    );
+    let mut labels = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f = split_csv(line);
+        let get = |j: usize| f.get(j).cloned().ok_or_else(|| bad(i + 1, format!("missing field {}", j + 1)));
+        let time = |s: String| {
+            DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.timestamp_micros())
+                .map_err(|_| bad(i + 1, format!("{s:?} is not an RFC 3339 instant")))
+        };
+        labels.push(Label {
+            scenario: get(scenario)?,
+            kind: get(kind)?,
+            user: get(user)?,
+            start: time(get(start)?)?,
+            end: time(get(end)?)?,
+        });
+    }
+    Ok(labels)
+}
+
+/// Splits one CSV line, honouring double quotes.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// `path` may be a findings file, a window folder, or an `--out` folder
+/// holding exactly one window.
+pub fn findings_path(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let direct = path.join(FINDINGS_FILE);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let windows: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path().join(FINDINGS_FILE)))
+        .filter(|p| p.is_file())
+        .collect();
+    match windows.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::NoFindings {
+            path: path.to_path_buf(),
+            reason: format!("no {FINDINGS_FILE} here or in a window=... folder"),
+        }),
+        _ => Err(Error::NoFindings {
+            path: path.to_path_buf(),
+            reason: "several window=... folders; pass the one to evaluate".into(),
+        }),
+    }
+}
+
+pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
+    let err = |source| Error::ReadFindings {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let df = ParquetReader::new(file).finish().map_err(err)?;
+    let read = || -> PolarsResult<Vec<RankedFinding>> {
+        let rank = df.column("rank")?.u32()?;
+        let user = df.column("user")?.str()?;
+        let start = df.column("window_start")?.cast(&DataType::Int64)?;
+        let end = df.column("window_end")?.cast(&DataType::Int64)?;
+        let score = df.column("score")?.f64()?;
+        let (start, end) = (start.i64()?, end.i64()?);
+        Ok((0..df.height())
+            .filter_map(|i| {
+                Some(RankedFinding {
+                    rank: rank.get(i)?,
+                    user: user.get(i)?.to_owned(),
+                    start: start.get(i)?,
+                    end: end.get(i)?,
+                    score: score.get(i)?,
+                })
+            })
+            .collect())
+    };
+    let mut findings = read().map_err(err)?;
+    findings.sort_by_key(|f| f.rank);
+    Ok(findings)
+}
+
+pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> Report {
+    let attacks: Vec<&Label> = labels.iter().filter(|l| l.kind == "attack").collect();
+    let matches = |f: &RankedFinding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
+    let mut found: Vec<Option<usize>> = vec![None; attacks.len()];
+    let mut position = 0usize;
+    let mut hits = 0usize;
+    let mut ap = 0.0;
+    let mut first_position: Vec<Option<usize>> = vec![None; attacks.len()];
+    for f in findings {
+        let new = attacks
+            .iter()
+            .enumerate()
+            .find(|(i, l)| found[*i].is_none() && matches(f, l));
+        let repeat = attacks
+            .iter()
+            .enumerate()
+            .any(|(i, l)| found[i].is_some() && matches(f, l));
+        if new.is_none() && repeat {
+            continue;
+        }
+        position += 1;
+        if let Some((i, _)) = new {
+            hits += 1;
+            found[i] = Some(f.rank as usize);
+            first_position[i] = Some(position);
+            ap += hits as f64 / position as f64;
+        }
+    }
+    let n = attacks.len().max(1) as f64;
+    let recall_at = ks
+        .iter()
+        .map(|k| {
+            let r = first_position.iter().filter(|p| p.is_some_and(|p| p <= *k)).count();
+            (*k, r as f64 / n)
+        })
+        .collect();
+    let label_rows = labels
+        .iter()
+        .map(|l| {
+            let rank = findings.iter().find(|f| matches(f, l)).map(|f| f.rank);
+            (l.scenario.clone(), l.kind.clone(), l.user.clone(), rank)
+        })
+        .collect();
+    Report {
+        findings: findings.len(),
+        attacks: attacks.len(),
+        average_precision: ap / n,
+        recall_at,
+        labels: label_rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(user: &str, kind: &str) -> Label {
+        Label {
+            scenario: "s".into(),
+            kind: kind.into(),
+            user: user.into(),
+            start: 10,
+            end: 20,
+        }
+    }
+    fn finding(rank: u32, user: &str) -> RankedFinding {
+        RankedFinding {
+            rank,
+            user: user.into(),
+            start: 12,
+            end: 14,
+            score: 50.0,
+        }
+    }
+
+    #[test]
+    fn perfect_ranking_has_average_precision_one() {
+        let labels = [label("a", "attack"), label("b", "attack")];
+        let r = evaluate(&labels, &[finding(1, "a"), finding(2, "b"), finding(3, "c")], &[1, 2]);
+        assert_eq!(r.average_precision, 1.0);
+        assert_eq!(r.recall_at, vec![(1, 0.5), (2, 1.0)]);
+    }
+
+    #[test]
+    fn a_false_positive_on_top_halves_the_first_hit() {
+        let labels = [label("a", "attack")];
+        let r = evaluate(&labels, &[finding(1, "x"), finding(2, "a")], &[1]);
+        assert!((r.average_precision - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_second_finding_of_the_same_attack_is_not_a_false_positive() {
+        let labels = [label("a", "attack"), label("b", "attack")];
+        let r = evaluate(&labels, &[finding(1, "a"), finding(2, "a"), finding(3, "b")], &[2]);
+        assert_eq!(r.average_precision, 1.0);
+    }
+
+    #[test]
+    fn benign_labels_are_not_relevant() {
+        let labels = [label("a", "attack"), label("n", "benign")];
+        let r = evaluate(&labels, &[finding(1, "n"), finding(2, "a")], &[]);
+        assert!((r.average_precision - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn quoted_csv_fields_keep_their_commas() {
+        assert_eq!(split_csv("a,\"b, c\",d"), vec!["a", "b, c", "d"]);
+    }
+}

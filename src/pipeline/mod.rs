@@ -1,0 +1,203 @@
+//! The job, stage by stage. Each stage is a sibling module with one entry point.
+
+pub mod baseline;
+pub mod context;
+pub mod evidence;
+pub mod load;
+pub mod rank;
+pub mod score;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::detectors::Detector;
+use crate::error::Result;
+use crate::window::{rfc3339, Bucket, Window};
+
+/// A checked `run`: everything the stages need, nothing left to validate.
+pub struct Job {
+    pub lake: PathBuf,
+    pub window: Window,
+    pub bucket: Bucket,
+    pub models: Vec<(PathBuf, Box<dyn Detector>)>,
+    pub context: Option<PathBuf>,
+    pub out: PathBuf,
+    pub rank: rank::RankOptions,
+    /// The arguments as given, for the manifest.
+    pub arguments: BTreeMap<String, String>,
+}
+
+/// What a run did; also written as `run.json`.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub version: &'static str,
+    pub arguments: BTreeMap<String, String>,
+    pub baseline_start: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub partitions_read: usize,
+    pub lake: load::LakeFiles,
+    pub quality: load::Quality,
+    pub identities: Identities,
+    pub detectors: Vec<score::DetectorReport>,
+    pub candidates: usize,
+    pub findings: usize,
+    /// Problems that make the result partial (exit code 1).
+    pub problems: Vec<String>,
+    pub timings_ms: BTreeMap<&'static str, u128>,
+    pub output: PathBuf,
+    #[serde(skip)]
+    pub top: Vec<rank::Finding>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Identities {
+    /// Identities with any event in the baseline or window.
+    pub total: usize,
+    /// Identities active in the scoring window: every one is scored.
+    pub scored: usize,
+    /// Scored identities with no baseline history, judged against peers.
+    pub cold_start: usize,
+    /// Scored identities by where their peer group came from.
+    pub peer_source: BTreeMap<String, usize>,
+}
+
+impl RunSummary {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub fn run(job: &Job) -> Result<RunSummary> {
+    let mut timings = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |stage: &'static str| {
+        timings.insert(stage, clock.elapsed().as_millis());
+        clock = Instant::now();
+    };
+
+    let files = load::discover(&job.lake, &job.window)?;
+    report_lake(&files);
+    lap("discover");
+    let activity = if files.files.is_empty() {
+        load::Activity::default()
+    } else {
+        load::scan(&files, &job.window, job.bucket)?
+    };
+    info!(events = activity.quality.events, identities = activity.users.len(), "Loaded events.");
+    lap("load");
+    let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
+    lap("context");
+    let quality = activity.quality.clone();
+    let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
+    info!(identities = baselines.users.len(), "Built baselines.");
+    lap("baseline");
+    let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
+    let scored = score::run(&detectors, &baselines, &current);
+    info!(evidence = scored.evidence.len(), "Scored the window.");
+    lap("score");
+    let (mut findings, candidates) = rank::top_findings(&scored, &baselines, &current, job.rank);
+    lap("rank");
+    if !files.files.is_empty() {
+        evidence::attach(&mut findings, &files, &job.window)?;
+    }
+    lap("evidence");
+
+    let identities = identities(&baselines, &current);
+    let mut problems: Vec<String> = Vec::new();
+    problems.extend(files.failed_files.iter().map(|p| format!("skipped {}: {}", p.path, p.reason)));
+    problems.extend(
+        scored
+            .detectors
+            .iter()
+            .filter_map(|d| d.error.as_ref().map(|e| format!("detector {} failed: {e}", d.name))),
+    );
+    if quality.window_events == 0 {
+        problems.push(format!(
+            "no events in the scoring window {} .. {}: check --lake and the dates",
+            rfc3339(job.window.start),
+            rfc3339(job.window.end)
+        ));
+    }
+    let run_id = run_id(job, &files);
+    let dir = write::window_dir(&job.out, &job.window);
+    let mut summary = RunSummary {
+        run_id: run_id.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        arguments: job.arguments.clone(),
+        baseline_start: rfc3339(job.window.baseline_start),
+        window_start: rfc3339(job.window.start),
+        window_end: rfc3339(job.window.end),
+        partitions_read: files.partitions_read.len(),
+        lake: files,
+        quality,
+        identities,
+        detectors: scored.detectors.clone(),
+        candidates,
+        findings: findings.len(),
+        problems,
+        timings_ms: BTreeMap::new(),
+        output: dir.clone(),
+        top: Vec::new(),
+    };
+    lap("summary");
+    summary.timings_ms = timings.clone();
+    write::results(&dir, &findings, &run_id, &summary)?;
+    info!(findings = findings.len(), path = %dir.display(), "Wrote findings.");
+    summary.top = findings;
+    Ok(summary)
+}
+
+fn report_lake(files: &load::LakeFiles) {
+    info!(
+        partitions = files.partitions_read.len(),
+        files = files.files.len(),
+        "Found partitions."
+    );
+    if !files.missing_partitions.is_empty() {
+        warn!(dates = ?files.missing_partitions, "Some dates in range have no partition; the baseline is thinner.");
+    }
+    if !files.empty_partitions.is_empty() {
+        warn!(dates = ?files.empty_partitions, "Some partitions hold no Parquet file; skipped.");
+    }
+    for p in &files.failed_files {
+        warn!(path = %p.path, reason = %p.reason, "Skipped a file that breaks the lake contract.");
+    }
+}
+
+fn identities(baselines: &baseline::Baselines, current: &baseline::WindowActivity) -> Identities {
+    let mut ids = Identities {
+        total: baselines.users.len(),
+        ..Default::default()
+    };
+    for u in 0..current.users() {
+        if current.counts[u].is_empty() {
+            continue;
+        }
+        ids.scored += 1;
+        if !baselines.users[u].has_history() {
+            ids.cold_start += 1;
+        }
+        let source = serde_json::to_value(baselines.peers.source[u])
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *ids.peer_source.entry(source).or_default() += 1;
+    }
+    ids
+}
+
+/// Deterministic: the same arguments over the same files give the same id.
+fn run_id(job: &Job, files: &load::LakeFiles) -> String {
+    let mut key = format!("{:?}", job.arguments);
+    for f in &files.files {
+        key.push_str(&format!("|{}:{}", f.path.display(), f.rows));
+    }
+    rank::finding_id(&key, job.window.start, job.window.end)
+}

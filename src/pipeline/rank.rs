@@ -1,0 +1,195 @@
+//! Stage 5: evidence into findings. Per identity, evidence whose spans touch
+//! or overlap merges into one finding; per finding each detector contributes
+//! its strongest p-value and Fisher's method combines them over all
+//! configured detectors (a detector that saw nothing counts as p = 1). The
+//! combined p maps to the 0-100 score (`stats::score`). Findings below the
+//! threshold are dropped; the rest are ranked by score, ties broken by user
+//! and start time.
+
+use std::collections::BTreeMap;
+
+use super::baseline::{Baselines, WindowActivity};
+use super::score::Scored;
+use crate::detectors::Evidence;
+use crate::stats::{fisher, score};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub finding_id: String,
+    pub rank: u32,
+    pub score: f64,
+    pub p_value: f64,
+    pub user: String,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub detectors: Vec<String>,
+    pub reasons: Vec<String>,
+    pub observed: f64,
+    pub expected: f64,
+    pub top_actions: Vec<String>,
+    /// Action names whose events are the evidence (for `evidence_event_ids`).
+    pub evidence_actions: Vec<String>,
+    pub evidence_event_ids: Vec<String>,
+    pub peer_group: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RankOptions {
+    pub min_score: f64,
+    pub max_findings: usize,
+}
+
+/// How many reasons a finding lists; the strongest come first.
+const MAX_REASONS: usize = 6;
+const MAX_TOP_ACTIONS: usize = 5;
+
+/// Returns the ranked findings and how many candidates there were before the
+/// threshold and cap.
+pub fn top_findings(
+    scored: &Scored,
+    baselines: &Baselines,
+    window: &WindowActivity,
+    options: RankOptions,
+) -> (Vec<Finding>, usize) {
+    let width = baselines.bucket.micros;
+    let n_detectors = scored.detectors.len();
+    let mut by_user: BTreeMap<u32, Vec<(usize, &Evidence)>> = BTreeMap::new();
+    for (d, e) in &scored.evidence {
+        by_user.entry(e.user).or_default().push((*d, e));
+    }
+    let mut candidates = Vec::new();
+    for (user, mut evidence) in by_user {
+        evidence.sort_by(|a, b| {
+            (a.1.start, a.1.end, a.0)
+                .cmp(&(b.1.start, b.1.end, b.0))
+                .then(a.1.p_value.total_cmp(&b.1.p_value))
+        });
+        let mut cluster: Vec<(usize, &Evidence)> = Vec::new();
+        let mut cluster_end = i64::MIN;
+        for item in evidence {
+            if !cluster.is_empty() && item.1.start > cluster_end + width {
+                candidates.push(finding(user, &cluster, n_detectors, scored, baselines, window));
+                cluster.clear();
+            }
+            cluster_end = if cluster.is_empty() { item.1.end } else { cluster_end.max(item.1.end) };
+            cluster.push(item);
+        }
+        if !cluster.is_empty() {
+            candidates.push(finding(user, &cluster, n_detectors, scored, baselines, window));
+        }
+    }
+    let total = candidates.len();
+    candidates.retain(|f| f.score >= options.min_score);
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.user.cmp(&b.user))
+            .then(a.window_start.cmp(&b.window_start))
+    });
+    candidates.truncate(options.max_findings);
+    for (i, f) in candidates.iter_mut().enumerate() {
+        f.rank = i as u32 + 1;
+    }
+    (candidates, total)
+}
+
+fn finding(
+    user: u32,
+    cluster: &[(usize, &Evidence)],
+    n_detectors: usize,
+    scored: &Scored,
+    baselines: &Baselines,
+    window: &WindowActivity,
+) -> Finding {
+    let start = cluster.iter().map(|(_, e)| e.start).min().unwrap_or(0);
+    let end = cluster.iter().map(|(_, e)| e.end).max().unwrap_or(0);
+    // Strongest evidence per detector.
+    let mut best: BTreeMap<usize, &Evidence> = BTreeMap::new();
+    for (d, e) in cluster {
+        let slot = best.entry(*d).or_insert(e);
+        if e.p_value < slot.p_value {
+            *slot = e;
+        }
+    }
+    let mut ps: Vec<f64> = best.values().map(|e| e.p_value).collect();
+    ps.resize(n_detectors.max(ps.len()), 1.0);
+    let p = fisher(&ps);
+    let strongest = best
+        .values()
+        .min_by(|a, b| a.p_value.total_cmp(&b.p_value))
+        .copied()
+        .expect("a cluster holds evidence");
+
+    let mut sorted: Vec<&Evidence> = cluster.iter().map(|(_, e)| *e).collect();
+    sorted.sort_by(|a, b| a.p_value.total_cmp(&b.p_value).then(a.reason.cmp(&b.reason)));
+    let mut reasons: Vec<String> = Vec::new();
+    for e in &sorted {
+        if reasons.len() == MAX_REASONS {
+            break;
+        }
+        if !reasons.contains(&e.reason) {
+            reasons.push(e.reason.clone());
+        }
+    }
+
+    // Actions the evidence names, then the busiest actions in the span.
+    let mut volume: BTreeMap<u32, u64> = BTreeMap::new();
+    for r in window.counts[user as usize].iter().filter(|r| r.bucket >= start && r.bucket < end) {
+        *volume.entry(r.action).or_default() += u64::from(r.n);
+    }
+    let mut evidence_actions: Vec<u32> = Vec::new();
+    for e in &sorted {
+        for a in &e.actions {
+            if !evidence_actions.contains(a) {
+                evidence_actions.push(*a);
+            }
+        }
+    }
+    let mut by_volume: Vec<(u32, u64)> = volume.iter().map(|(a, n)| (*a, *n)).collect();
+    by_volume.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut top: Vec<u32> = evidence_actions.iter().copied().take(MAX_TOP_ACTIONS).collect();
+    for (a, _) in by_volume {
+        if top.len() == MAX_TOP_ACTIONS {
+            break;
+        }
+        if !top.contains(&a) {
+            top.push(a);
+        }
+    }
+    let name = |a: u32| baselines.values.name(a).to_owned();
+    let user_name = baselines.user_names.name(user).to_owned();
+    Finding {
+        finding_id: finding_id(&user_name, start, end),
+        rank: 0,
+        score: score(p),
+        p_value: p,
+        user: user_name,
+        window_start: start,
+        window_end: end,
+        detectors: best.keys().map(|d| scored.detectors[*d].name.clone()).collect(),
+        reasons,
+        observed: strongest.observed,
+        expected: strongest.expected,
+        top_actions: top
+            .iter()
+            .map(|a| format!("{} ×{}", name(*a), volume.get(a).copied().unwrap_or(0)))
+            .collect(),
+        evidence_actions: evidence_actions.iter().map(|a| name(*a)).collect(),
+        evidence_event_ids: Vec::new(),
+        peer_group: baselines.peers.label[user as usize].clone(),
+    }
+}
+
+/// A stable id: FNV-1a of user and span, so reruns name findings alike.
+pub fn finding_id(user: &str, start: i64, end: i64) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in user
+        .bytes()
+        .chain(start.to_le_bytes())
+        .chain(end.to_le_bytes())
+    {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,81 @@
+//! The lake contract: column names and types every lake partition must follow.
+//!
+//! `<lake>/events/dt=YYYY-MM-DD/*.parquet`, hive-partitioned by the UTC date of
+//! `event_time`. Other tools write this layout; `load` checks it file by file.
+
+use polars::prelude::{DataType, Field, Schema, TimeUnit, TimeZone};
+
+pub const EVENTS_DIR: &str = "events";
+pub const PARTITION_KEY: &str = "dt";
+
+pub const EVENT_TIME: &str = "event_time";
+pub const USER: &str = "user";
+pub const TOOL: &str = "tool";
+pub const ACTION: &str = "action";
+pub const SOURCE: &str = "source";
+pub const EVENT_ID: &str = "event_id";
+
+pub const TARGET: &str = "target";
+pub const SRC_IP: &str = "src_ip";
+pub const USER_AGENT: &str = "user_agent";
+pub const CLUSTER_ID: &str = "cluster_id";
+pub const ACCOUNT_ID: &str = "account_id";
+pub const NAMESPACE: &str = "namespace";
+pub const POD: &str = "pod";
+pub const NODE: &str = "node";
+pub const IMAGE_DIGEST: &str = "image_digest";
+pub const GROUPS: &str = "groups";
+
+/// Columns every file must have, with their exact types.
+pub const REQUIRED_STRINGS: [&str; 5] = [USER, TOOL, ACTION, SOURCE, EVENT_ID];
+
+/// Optional string columns: stamped at ingestion, nullable, may be absent.
+pub const OPTIONAL_STRINGS: [&str; 9] = [
+    TARGET,
+    SRC_IP,
+    USER_AGENT,
+    CLUSTER_ID,
+    ACCOUNT_ID,
+    NAMESPACE,
+    POD,
+    NODE,
+    IMAGE_DIGEST,
+];
+
+pub fn event_time_type() -> DataType {
+    DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+}
+
+pub fn groups_type() -> DataType {
+    DataType::List(Box::new(DataType::String))
+}
+
+/// The full canonical schema, in the order `sample` writes it.
+pub fn canonical() -> Schema {
+    let mut fields = vec![Field::new(EVENT_TIME.into(), event_time_type())];
+    fields.extend(
+        REQUIRED_STRINGS
+            .iter()
+            .chain(OPTIONAL_STRINGS.iter())
+            .map(|name| Field::new((*name).into(), DataType::String)),
+    );
+    fields.push(Field::new(GROUPS.into(), groups_type()));
+    Schema::from_iter(fields)
+}
+
+/// The type a column must have, or `None` for columns outside the contract
+/// (extra columns are allowed and ignored).
+pub fn expected_type(column: &str) -> Option<DataType> {
+    match column {
+        EVENT_TIME => Some(event_time_type()),
+        GROUPS => Some(groups_type()),
+        c if REQUIRED_STRINGS.contains(&c) || OPTIONAL_STRINGS.contains(&c) => {
+            Some(DataType::String)
+        }
+        _ => None,
+    }
+}
+
+pub fn is_required(column: &str) -> bool {
+    column == EVENT_TIME || REQUIRED_STRINGS.contains(&column)
+}

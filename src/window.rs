@@ -1,0 +1,214 @@
+//! Time arithmetic for a run: the scoring window, the baseline before it, and
+//! the bucket size. All instants are UTC microseconds since the epoch, the
+//! unit of the lake's `event_time`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::error::{Error, Result};
+
+pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
+pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// A bound given on the command line: a whole UTC date or an exact instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Date(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+impl std::str::FromStr for Bound {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(Bound::Date(d));
+        }
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Bound::Instant(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                format!("{s:?} is neither a date (2026-11-02) nor an RFC 3339 instant (2026-11-02T08:00:00Z)")
+            })
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Date(d) => write!(f, "{d}"),
+            Bound::Instant(t) => write!(f, "{}", t.to_rfc3339()),
+        }
+    }
+}
+
+/// Bucket width, e.g. `1h`, `30m`, `1d`. It must divide a day so buckets line
+/// up with partitions and hour-of-week profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub micros: i64,
+}
+
+impl std::str::FromStr for Bucket {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: i64 = n
+            .parse()
+            .map_err(|_| format!("{s:?} should look like 15m, 1h or 1d"))?;
+        let unit_micros = match unit {
+            "m" | "min" => 60_000_000,
+            "h" => MICROS_PER_HOUR,
+            "d" => MICROS_PER_DAY,
+            _ => return Err(format!("{s:?}: unit must be m, h or d")),
+        };
+        let micros = n * unit_micros;
+        if n <= 0 || micros > MICROS_PER_DAY || MICROS_PER_DAY % micros != 0 {
+            return Err(format!(
+                "{s:?} must be between 1m and 1d and divide a day evenly"
+            ));
+        }
+        Ok(Bucket { micros })
+    }
+}
+
+impl Bucket {
+    /// The duration string Polars' `truncate` takes.
+    pub fn polars_every(&self) -> String {
+        format!("{}us", self.micros)
+    }
+    pub fn floor(&self, t: i64) -> i64 {
+        t.div_euclid(self.micros) * self.micros
+    }
+}
+
+/// The run's time ranges, checked: baseline `[baseline_start, start)`,
+/// scoring window `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub baseline_start: i64,
+    pub start: i64,
+    pub end: i64,
+    pub baseline_days: u32,
+}
+
+impl Window {
+    pub fn new(from: Bound, to: Bound, baseline_days: u32) -> Result<Window> {
+        let start = match from {
+            Bound::Date(d) => day_start(d),
+            Bound::Instant(t) => t.timestamp_micros(),
+        };
+        // `--to` is inclusive: a date includes that whole day.
+        let end = match to {
+            Bound::Date(d) => day_start(d) + MICROS_PER_DAY,
+            Bound::Instant(t) => t.timestamp_micros(),
+        };
+        if end <= start {
+            return Err(Error::InvalidArgument {
+                arg: "--to",
+                reason: format!(
+                    "the range {from} .. {to} is empty: --to must come after --from"
+                ),
+            });
+        }
+        if baseline_days == 0 {
+            return Err(Error::InvalidArgument {
+                arg: "--baseline-days",
+                reason: "must be at least 1: detectors compare the window with the days before it"
+                    .into(),
+            });
+        }
+        Ok(Window {
+            baseline_start: start - i64::from(baseline_days) * MICROS_PER_DAY,
+            start,
+            end,
+            baseline_days,
+        })
+    }
+
+    /// The UTC dates of every partition the run needs, baseline included.
+    pub fn partition_dates(&self) -> Vec<NaiveDate> {
+        let first = date_of(self.baseline_start);
+        let last = date_of(self.end - 1);
+        first.iter_days().take_while(|d| *d <= last).collect()
+    }
+
+    pub fn in_window(&self, t: i64) -> bool {
+        t >= self.start && t < self.end
+    }
+
+    pub fn window_days(&self) -> f64 {
+        (self.end - self.start) as f64 / MICROS_PER_DAY as f64
+    }
+}
+
+pub fn day_start(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros()
+}
+
+pub fn date_of(t: i64) -> NaiveDate {
+    DateTime::from_timestamp_micros(t)
+        .expect("lake timestamps are within chrono's range")
+        .date_naive()
+}
+
+pub fn rfc3339(t: i64) -> String {
+    DateTime::from_timestamp_micros(t)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Hour of the week, 0 = Monday 00:00 UTC.
+pub fn hour_of_week(t: i64) -> usize {
+    // 1970-01-01 was a Thursday: shift so that Monday is 0.
+    let hours = t.div_euclid(MICROS_PER_HOUR) + 3 * 24;
+    hours.rem_euclid(168) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Bound {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn to_date_is_inclusive_of_the_whole_day() {
+        let w = Window::new(d("2026-11-02"), d("2026-11-02"), 28).unwrap();
+        assert_eq!(w.end - w.start, MICROS_PER_DAY);
+        assert_eq!(w.partition_dates().len(), 29);
+    }
+
+    #[test]
+    fn to_before_from_is_a_usage_error() {
+        let err = Window::new(d("2026-11-03"), d("2026-11-02"), 28).unwrap_err();
+        assert!(err.is_usage());
+        assert!(err.to_string().contains("--to must come after --from"));
+    }
+
+    #[test]
+    fn equal_instants_are_an_empty_range() {
+        let t = d("2026-11-02T08:00:00Z");
+        assert!(Window::new(t, t, 28).is_err());
+    }
+
+    #[test]
+    fn bucket_must_divide_a_day() {
+        assert!("7h".parse::<Bucket>().is_err());
+        assert!("0h".parse::<Bucket>().is_err());
+        assert!("2d".parse::<Bucket>().is_err());
+        assert_eq!("30m".parse::<Bucket>().unwrap().micros, 1_800_000_000);
+    }
+
+    #[test]
+    fn hour_of_week_starts_monday_midnight_utc() {
+        // 2026-11-02 is a Monday.
+        let monday = day_start(NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+        assert_eq!(hour_of_week(monday), 0);
+        assert_eq!(hour_of_week(monday + 25 * MICROS_PER_HOUR), 25);
+        assert_eq!(hour_of_week(monday - MICROS_PER_HOUR), 167);
+    }
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: the real `lakehound` binary on fixture lakes.
+
+mod bad_input;
+mod cli;
+mod detector_contract;
+mod fixture;
+mod pipeline;
+mod support;

@@ -1,0 +1,163 @@
+//! End to end on fixture lakes: what the analyst gets.
+
+use polars::prelude::*;
+
+use super::fixture::{date, micros, Org};
+use super::support::*;
+
+fn list_strings(df: &DataFrame, column: &str, row: usize) -> Vec<String> {
+    let s = df.column(column).unwrap().list().unwrap().get_as_series(row).unwrap();
+    s.str().unwrap().iter().flatten().map(str::to_owned).collect()
+}
+
+#[test]
+fn an_exec_burst_is_the_top_finding_with_its_reason_and_events() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(3).with_exec_spike().write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let df = findings(out.path());
+    assert!(df.height() >= 1);
+    let user = df.column("user").unwrap().str().unwrap().get(0).unwrap().to_owned();
+    assert_eq!(user, "user00@example.com");
+    assert_eq!(df.column("rank").unwrap().u32().unwrap().get(0), Some(1));
+    let detectors = list_strings(&df, "detectors", 0);
+    assert!(detectors.contains(&"count_spike".to_owned()), "{detectors:?}");
+    let reasons = list_strings(&df, "reasons", 0);
+    assert!(reasons.iter().any(|r| r.starts_with("50 × create pods/exec")), "{reasons:?}");
+    let ids = list_strings(&df, "evidence_event_ids", 0);
+    assert!(!ids.is_empty() && ids.len() <= 20);
+    let start = df.column("window_start").unwrap().cast(&DataType::Int64).unwrap();
+    let start = start.i64().unwrap().get(0).unwrap();
+    assert!(start <= micros(date("2026-11-05"), 14, 0));
+    assert!(stdout(&o).contains("user00@example.com"), "the top findings are printed");
+}
+
+#[test]
+fn an_ordinary_week_produces_no_findings() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(4).write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(findings(out.path()).height(), 0, "{}", stdout(&o));
+    let m = manifest(out.path());
+    assert_eq!(m["identities"]["scored"], 12);
+    assert_eq!(m["identities"]["cold_start"], 0);
+}
+
+#[test]
+fn the_manifest_counts_partitions_events_and_identities() {
+    let lake = tempfile::tempdir().unwrap();
+    let org = Org::ordinary(5).with_exec_spike();
+    org.write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    let m = manifest(out.path());
+    // The fixture has weekday partitions only: 25 of the 35 dates needed.
+    assert_eq!(m["partitions_read"], 25);
+    assert_eq!(m["lake"]["missing_partitions"].as_array().unwrap().len(), 10);
+    assert_eq!(m["quality"]["events"], org.events.len() as u64);
+    assert_eq!(m["identities"]["total"], 12);
+    assert_eq!(m["findings"].as_u64().unwrap() as usize, findings(out.path()).height());
+    for stage in ["discover", "load", "baseline", "score", "rank"] {
+        assert!(m["timings_ms"][stage].is_number(), "timing for {stage}");
+    }
+}
+
+#[test]
+fn the_same_lake_and_arguments_give_the_same_findings() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(6).with_exec_spike().write(lake.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(code(&run_on(lake.path(), a.path(), &[])), 0);
+    assert_eq!(code(&run_on(lake.path(), b.path(), &[])), 0);
+    assert!(findings(a.path()).equals_missing(&findings(b.path())));
+    assert_eq!(manifest(a.path())["run_id"], manifest(b.path())["run_id"]);
+}
+
+#[test]
+fn a_rerun_replaces_its_results_and_leaves_no_temporary_files() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(7).with_exec_spike().write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    let mut names: Vec<String> = std::fs::read_dir(window_dir(out.path()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["findings.parquet", "run.json"]);
+}
+
+#[test]
+fn a_new_identity_doing_what_its_team_does_is_scored_but_not_flagged() {
+    let lake = tempfile::tempdir().unwrap();
+    let mut org = Org::ordinary(8);
+    for day in ["2026-11-03", "2026-11-04", "2026-11-05"] {
+        for i in 0..8 {
+            org.push("newhire@example.com", "alpha", micros(date(day), 10, i * 5), "get pods", "alpha-app", "192.0.2.50");
+        }
+    }
+    org.write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    let m = manifest(out.path());
+    assert_eq!(m["identities"]["cold_start"], 1);
+    assert_eq!(m["identities"]["scored"], 13);
+    let df = findings(out.path());
+    let users: Vec<&str> = df.column("user").unwrap().str().unwrap().iter().flatten().collect();
+    assert!(!users.contains(&"newhire@example.com"), "{users:?}");
+}
+
+#[test]
+fn a_whole_team_surging_together_is_not_a_finding() {
+    let lake = tempfile::tempdir().unwrap();
+    let mut org = Org::ordinary(9);
+    // Incident: all of team alpha runs 40 log reads in the same hour.
+    for u in 0..6 {
+        for i in 0..40 {
+            org.push(&format!("user{u:02}@example.com"), "alpha", micros(date("2026-11-04"), 15, i), "get pods/log", "alpha-app", &format!("192.0.2.{u}"));
+        }
+    }
+    org.write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    assert_eq!(findings(out.path()).height(), 0);
+}
+
+#[test]
+fn peer_groups_come_from_the_context_table_when_given() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(10).with_exec_spike().write(lake.path());
+    let ctx = lake.path().join("identities.csv");
+    let mut text = String::from("user,group,valid_from,valid_to\n");
+    for u in 0..12 {
+        text.push_str(&format!("user{u:02}@example.com,idp-{},2026-01-01T00:00:00Z,\n", if u < 6 { "red" } else { "blue" }));
+    }
+    std::fs::write(&ctx, text).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &["--context", ctx.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let df = findings(out.path());
+    assert_eq!(df.column("peer_group").unwrap().str().unwrap().get(0), Some("idp-red"));
+    assert_eq!(manifest(out.path())["identities"]["peer_source"]["context"], 12);
+}
+
+#[test]
+fn instants_narrow_the_window_to_hours() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(11).with_exec_spike().write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = lakehound(&[
+        "run", "--lake", lake.path().to_str().unwrap(),
+        "--from", "2026-11-05T12:00:00Z", "--to", "2026-11-05T18:00:00Z",
+        "--out", out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m = manifest(out.path());
+    assert_eq!(m["window_start"], "2026-11-05T12:00:00Z");
+    assert_eq!(findings(out.path()).column("user").unwrap().str().unwrap().get(0), Some("user00@example.com"));
+}

@@ -1,0 +1,58 @@
+//! Running the real binary and reading what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+pub fn lakehound(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lakehound"))
+        .args(args)
+        .env_remove("LAKEHOUND_LAKE")
+        .env_remove("LAKEHOUND_OUT")
+        .env_remove("LAKEHOUND_MODELS")
+        .output()
+        .expect("the lakehound binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `lakehound run` on a fixture lake over the fixture window.
+pub fn run_on(lake: &Path, out: &Path, extra: &[&str]) -> Output {
+    let lake = lake.to_str().unwrap();
+    let out = out.to_str().unwrap();
+    let mut args = vec!["run", "--lake", lake, "--from", super::fixture::FROM, "--to", super::fixture::TO, "--out", out];
+    args.extend_from_slice(extra);
+    lakehound(&args)
+}
+
+/// The single window folder a run wrote under `out`.
+pub fn window_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one window folder in {}", out.display());
+    dirs[0].clone()
+}
+
+pub fn manifest(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(window_dir(out).join("run.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn findings(out: &Path) -> DataFrame {
+    let f = std::fs::File::open(window_dir(out).join("findings.parquet")).unwrap();
+    ParquetReader::new(f).finish().unwrap()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
