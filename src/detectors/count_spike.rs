@@ -132,35 +132,58 @@ impl FittedCountSpike<'_> {
     }
 
     /// How much harder than usual the identity's peers did `action` in the
-    /// span: max(1, (observed + 1) / (expected + 1)).
-    fn peer_surge(&self, user: u32, action: u32, span: (i64, i64), w: &WindowActivity) -> f64 {
+    /// same bucket, day or window: max(1, (observed + 1) / (expected + 1)).
+    fn peer_surge(&self, user: u32, action: u32, scale: Scale, unit: i64, w: &WindowActivity) -> f64 {
         let (mut observed, mut expected) = (0.0, 0.0);
         for &v in &self.b.peers.members[user as usize] {
-            let active = w.active_in(v, span.0, span.1);
+            let (active, count) = match scale {
+                Scale::Bucket => (
+                    u32::from(w.active[v as usize].contains(&unit)),
+                    w.by_bucket.get(&(v, unit, action)),
+                ),
+                Scale::Day => (
+                    w.active_per_day[v as usize].get(&unit).copied().unwrap_or(0),
+                    w.by_day.get(&(v, unit, action)),
+                ),
+                Scale::Window => (w.active[v as usize].len() as u32, w.by_window.get(&(v, action))),
+            };
             if active == 0 {
                 continue;
             }
             let vb = &self.b.users[v as usize];
             let rate = (self.baseline_count(v, action) + 0.5) / (f64::from(vb.active_buckets) + 1.0);
             expected += rate * f64::from(active);
-            observed += w.counts[v as usize]
-                .iter()
-                .filter(|r| r.action == action && r.bucket >= span.0 && r.bucket < span.1)
-                .map(|r| f64::from(r.n))
-                .sum::<f64>();
+            observed += f64::from(count.copied().unwrap_or(0));
         }
         ((observed + 1.0) / (expected + 1.0)).max(1.0)
     }
 
-    fn test(&self, user: u32, action: u32, span: &Span, x: u64, w: &WindowActivity, scale: Scale) -> Option<Evidence> {
+    #[allow(clippy::too_many_arguments)]
+    fn test(
+        &self,
+        user: u32,
+        action: u32,
+        posterior: (f64, f64, f64),
+        span: &Span,
+        unit: i64,
+        x: u64,
+        w: &WindowActivity,
+        scale: Scale,
+    ) -> Option<Evidence> {
         if x < u64::from(self.params.min_count) {
             return None;
         }
-        let (shape, rate, prior) = self.posterior(user, action);
+        let (shape, rate, prior) = posterior;
         let k = f64::from(span.active.max(1));
-        let surge = self.peer_surge(user, action, (span.start, span.end), w);
+        let r = shape.min(k * self.params.max_shape);
+        // The peer surge only raises the expectation: skip it when the
+        // count is unremarkable anyway.
+        if count_tail(x, k * shape / rate, r) >= self.params.report_p {
+            return None;
+        }
+        let surge = self.peer_surge(user, action, scale, unit, w);
         let mean = k * shape / rate * surge;
-        let p = count_tail(x, mean, shape.min(k * self.params.max_shape));
+        let p = count_tail(x, mean, r);
         if p >= self.params.report_p {
             return None;
         }
@@ -263,9 +286,11 @@ impl Fitted for FittedCountSpike<'_> {
             // scale only when it adds something.
             let mut best_narrow: HashMap<(u32, i64), f64> = HashMap::new();
             let mut best_any: HashMap<u32, f64> = HashMap::new();
+            let mut posteriors: HashMap<u32, (f64, f64, f64)> = HashMap::new();
+            let mut posterior = |action: u32| *posteriors.entry(action).or_insert_with(|| self.posterior(user, action));
             for span in buckets.values() {
                 for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(user, action, span, x, w, Scale::Bucket) {
+                    if let Some(e) = self.test(user, action, posterior(action), span, span.start, x, w, Scale::Bucket) {
                         let day = span.start - span.start.rem_euclid(MICROS_PER_DAY);
                         let slot = best_narrow.entry((action, day)).or_insert(1.0);
                         *slot = slot.min(e.p_value);
@@ -277,7 +302,7 @@ impl Fitted for FittedCountSpike<'_> {
             }
             for (day, span) in &days {
                 for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(user, action, span, x, w, Scale::Day) {
+                    if let Some(e) = self.test(user, action, posterior(action), span, *day, x, w, Scale::Day) {
                         let narrow = best_narrow.get(&(action, *day)).copied().unwrap_or(1.0);
                         if e.p_value < narrow * 1e-2 {
                             let slot = best_any.entry(action).or_insert(1.0);
@@ -300,7 +325,7 @@ impl Fitted for FittedCountSpike<'_> {
                     span.start = *first;
                     span.end = last + width;
                 }
-                if let Some(e) = self.test(user, action, &span, x, w, Scale::Window) {
+                if let Some(e) = self.test(user, action, posterior(action), &span, 0, x, w, Scale::Window) {
                     let narrow = best_any.get(&action).copied().unwrap_or(1.0);
                     if e.p_value < narrow * 1e-2 {
                         out.push(e);

@@ -62,20 +62,19 @@ pub struct WindowActivity {
     pub breadth: Vec<Vec<(i64, [u32; BREADTH_KINDS.len()])>>,
     /// Events per (user, bucket, action), for peers' view of the same hour.
     pub by_bucket: HashMap<(u32, i64, u32), u32>,
+    /// Events per (user, UTC day start, action).
+    pub by_day: HashMap<(u32, i64, u32), u32>,
+    /// Events per (user, action) over the window.
+    pub by_window: HashMap<(u32, u32), u32>,
     /// Active buckets per user in the window.
     pub active: Vec<HashSet<i64>>,
+    /// Active buckets per user per UTC day start in the window.
+    pub active_per_day: Vec<HashMap<i64, u32>>,
 }
 
 impl WindowActivity {
     pub fn users(&self) -> usize {
         self.counts.len()
-    }
-    /// The user's active buckets in `[from, to)`.
-    pub fn active_in(&self, user: u32, from: i64, to: i64) -> u32 {
-        self.active[user as usize]
-            .iter()
-            .filter(|b| **b >= from && **b < to)
-            .count() as u32
     }
 }
 
@@ -98,7 +97,10 @@ pub fn build(
         novel: vec![Vec::new(); n],
         breadth: vec![Vec::new(); n],
         by_bucket: HashMap::new(),
+        by_day: HashMap::new(),
+        by_window: HashMap::new(),
         active: vec![HashSet::new(); n],
+        active_per_day: vec![HashMap::new(); n],
     };
     let midpoint = window.baseline_start + (window.start - window.baseline_start) / 2;
 
@@ -106,11 +108,16 @@ pub fn build(
     for r in &activity.counts {
         if window.in_window(r.bucket) {
             current.counts[r.user as usize].push(*r);
+            let day = r.bucket - r.bucket.rem_euclid(MICROS_PER_DAY);
             *current
                 .by_bucket
                 .entry((r.user, r.bucket, r.action))
                 .or_default() += r.n;
-            current.active[r.user as usize].insert(r.bucket);
+            *current.by_day.entry((r.user, day, r.action)).or_default() += r.n;
+            *current.by_window.entry((r.user, r.action)).or_default() += r.n;
+            if current.active[r.user as usize].insert(r.bucket) {
+                *current.active_per_day[r.user as usize].entry(day).or_default() += 1;
+            }
         } else if r.bucket < window.start {
             let b = &mut users[r.user as usize];
             *b.action_counts.entry(r.action).or_default() += u64::from(r.n);

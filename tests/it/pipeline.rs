@@ -103,7 +103,7 @@ fn a_new_identity_doing_what_its_team_does_is_scored_but_not_flagged() {
     }
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
     let m = manifest(out.path());
     assert_eq!(m["identities"]["cold_start"], 1);
     assert_eq!(m["identities"]["scored"], 13);
@@ -112,20 +112,42 @@ fn a_new_identity_doing_what_its_team_does_is_scored_but_not_flagged() {
     assert!(!users.contains(&"newhire@example.com"), "{users:?}");
 }
 
-#[test]
-fn a_whole_team_surging_together_is_not_a_finding() {
-    let lake = tempfile::tempdir().unwrap();
-    let mut org = Org::ordinary(9);
-    // Incident: all of team alpha runs 40 log reads in the same hour.
-    for u in 0..6 {
+/// Reasons of every candidate finding (threshold 0) that mention `needle`.
+fn reasons_mentioning(out: &std::path::Path, needle: &str) -> Vec<String> {
+    let df = findings(out);
+    (0..df.height())
+        .flat_map(|i| list_strings(&df, "reasons", i))
+        .filter(|r| r.contains(needle))
+        .collect()
+}
+
+fn log_burst(org: &mut Org, users: std::ops::Range<usize>) {
+    for u in users {
         for i in 0..40 {
             org.push(&format!("user{u:02}@example.com"), "alpha", micros(date("2026-11-04"), 15, i), "get pods/log", "alpha-app", &format!("192.0.2.{u}"));
         }
     }
+}
+
+#[test]
+fn a_whole_team_surging_together_is_not_evidence_but_one_person_alone_is() {
+    // Incident: all of team alpha reads logs 20x harder in the same hour.
+    let lake = tempfile::tempdir().unwrap();
+    let mut org = Org::ordinary(9);
+    log_burst(&mut org, 0..6);
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
-    assert_eq!(findings(out.path()).height(), 0);
+    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
+    assert_eq!(reasons_mentioning(out.path(), "get pods/log"), Vec::<String>::new());
+
+    // The same burst by one person is evidence.
+    let lake = tempfile::tempdir().unwrap();
+    let mut org = Org::ordinary(9);
+    log_burst(&mut org, 0..1);
+    org.write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
+    assert!(!reasons_mentioning(out.path(), "40 × get pods/log").is_empty());
 }
 
 #[test]
