@@ -47,7 +47,11 @@ fn run_job(args: &RunArgs) -> Result<Outcome> {
     for p in &summary.problems {
         tracing::warn!(problem = %p, "Run is partial.");
     }
-    Ok(if summary.is_clean() { Outcome::Clean } else { Outcome::Partial })
+    Ok(if summary.is_clean() {
+        Outcome::Clean
+    } else {
+        Outcome::Partial
+    })
 }
 
 /// Checks the arguments and model files; reads no data.
@@ -57,13 +61,19 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         (Some(_), _, _) => {
             return Err(Error::InvalidArgument {
                 arg: "--from/--to",
-                reason: "both are required with --lake, e.g. --from 2026-11-02 --to 2026-11-08".into(),
+                reason: "both are required with --lake, e.g. --from 2026-11-02 --to 2026-11-08"
+                    .into(),
             })
         }
         (None, from, to) => {
             let lake = sample_lake();
-            let (s_from, s_to) = sample::scoring_window(&lake).map_err(|source| Error::Sample { source })?;
-            (lake, from.unwrap_or(Bound::Date(s_from)), to.unwrap_or(Bound::Date(s_to)))
+            let (s_from, s_to) =
+                sample::scoring_window(&lake).map_err(|source| Error::Sample { source })?;
+            (
+                lake,
+                from.unwrap_or(Bound::Date(s_from)),
+                to.unwrap_or(Bound::Date(s_to)),
+            )
         }
     };
     let window = Window::new(from, to, args.baseline_days)?;
@@ -106,7 +116,8 @@ pub fn job(args: &RunArgs) -> Result<Job> {
 }
 
 fn print_findings(summary: &pipeline::RunSummary, show: usize) {
-    println!(
+    let mut out = String::new();
+    out += &format!(
         "{} findings from {} identities scored ({} events in the window); results in {}",
         summary.findings,
         summary.identities.scored,
@@ -114,8 +125,8 @@ fn print_findings(summary: &pipeline::RunSummary, show: usize) {
         summary.output.display()
     );
     for f in summary.top.iter().take(show) {
-        println!(
-            "\n#{:<3} score {:>5.1}  {}  {} .. {}  [{}]  peers: {}",
+        out += &format!(
+            "\n\n#{:<3} score {:>5.1}  {}  {} .. {}  [{}]  peers: {}",
             f.rank,
             f.score,
             f.user,
@@ -125,9 +136,16 @@ fn print_findings(summary: &pipeline::RunSummary, show: usize) {
             f.peer_group
         );
         for r in &f.reasons {
-            println!("      - {r}");
+            out += &format!("\n      - {r}");
         }
     }
+    print_out(&(out + "\n"));
+}
+
+/// Writes results to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn run_sample(args: &SampleArgs) -> Result<Outcome> {
@@ -139,9 +157,10 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         end: args.end,
         ..Default::default()
     };
-    let summary = sample::generate(&options, &args.out).map_err(|source| Error::Sample { source })?;
-    println!(
-        "Wrote {} events for {} identities in {} partitions to {} ({} labelled scenarios); score it with:\n  lakehound run --lake {} --from {} --to {} --out findings/",
+    let summary =
+        sample::generate(&options, &args.out).map_err(|source| Error::Sample { source })?;
+    print_out(&format!(
+        "Wrote {} events for {} identities in {} partitions to {} ({} labelled scenarios); score it with:\n  lakehound run --lake {} --from {} --to {} --out findings/\n",
         summary.events,
         summary.identities,
         summary.partitions,
@@ -150,7 +169,7 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         args.out.display(),
         summary.scoring_from,
         summary.scoring_to
-    );
+    ));
     Ok(Outcome::Clean)
 }
 
@@ -164,17 +183,21 @@ fn run_eval(args: &EvalArgs) -> Result<Outcome> {
     let findings_path = eval::findings_path(&args.findings)?;
     let findings = eval::read_findings(&findings_path)?;
     let report = eval::evaluate(&labels, &findings, &[5, 10, 20, 50]);
-    println!(
-        "{} findings, {} attack labels: average precision {:.3}",
+    let mut out = format!(
+        "{} findings, {} attack labels: average precision {:.3}\n",
         report.findings, report.attacks, report.average_precision
     );
     for (k, r) in &report.recall_at {
-        println!("recall@{k}: {r:.3}");
+        out += &format!("recall@{k}: {r:.3}\n");
     }
-    println!("\n{:<22} {:<7} {:<40} first rank", "scenario", "kind", "user");
+    out += &format!(
+        "\n{:<22} {:<7} {:<40} first rank\n",
+        "scenario", "kind", "user"
+    );
     for (scenario, kind, user, rank) in &report.labels {
         let rank = rank.map_or("-".to_owned(), |r| r.to_string());
-        println!("{scenario:<22} {kind:<7} {user:<40} {rank}");
+        out += &format!("{scenario:<22} {kind:<7} {user:<40} {rank}\n");
     }
+    print_out(&out);
     Ok(Outcome::Clean)
 }

@@ -17,47 +17,80 @@ pub enum Error {
     LakeNotFound { path: PathBuf },
 
     #[error("cannot read models directory {path}")]
-    ModelDir { path: PathBuf, source: std::io::Error },
+    ModelDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("models directory {path} holds no *.toml model files")]
     NoModels { path: PathBuf },
 
     #[error("invalid model file {path}")]
-    ParseModel { path: PathBuf, source: toml::de::Error },
+    ParseModel {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
 
     #[error("invalid model file {path}")]
-    InvalidModel { path: PathBuf, source: crate::detectors::ParamsError },
+    InvalidModel {
+        path: PathBuf,
+        source: crate::detectors::ParamsError,
+    },
 
     #[error("two model files are named {name:?}: {first} and {second}")]
-    DuplicateModel { name: String, first: PathBuf, second: PathBuf },
+    DuplicateModel {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
 
     #[error("invalid identity context {path}, line {line}: {reason}")]
-    Context { path: PathBuf, line: usize, reason: String },
+    Context {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 
     #[error("cannot read identity context {path}")]
-    ReadContext { path: PathBuf, source: std::io::Error },
+    ReadContext {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("invalid labels file {path}, line {line}: {reason}")]
-    Labels { path: PathBuf, line: usize, reason: String },
+    Labels {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 
     #[error("no findings to evaluate at {path}: {reason}")]
     NoFindings { path: PathBuf, reason: String },
 
     // ---- runtime: the environment failed; safe to retry (exit 3) ----
     #[error("cannot list partitions under {path}")]
-    ListPartitions { path: PathBuf, source: std::io::Error },
+    ListPartitions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("failed while {doing}")]
     Query { doing: String, source: PolarsError },
 
     #[error("cannot write {path}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("cannot write {path}")]
     WriteParquet { path: PathBuf, source: PolarsError },
 
     #[error("cannot read {path}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("cannot read findings {path}")]
     ReadFindings { path: PathBuf, source: PolarsError },

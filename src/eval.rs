@@ -76,7 +76,11 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>> {
             continue;
         }
         let f = split_csv(line);
-        let get = |j: usize| f.get(j).cloned().ok_or_else(|| bad(i + 1, format!("missing field {}", j + 1)));
+        let get = |j: usize| {
+            f.get(j)
+                .cloned()
+                .ok_or_else(|| bad(i + 1, format!("missing field {}", j + 1)))
+        };
         let time = |s: String| {
             DateTime::parse_from_rfc3339(&s)
                 .map(|t| t.timestamp_micros())
@@ -181,7 +185,8 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
 
 pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> Report {
     let attacks: Vec<&Label> = labels.iter().filter(|l| l.kind == "attack").collect();
-    let matches = |f: &RankedFinding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
+    let matches =
+        |f: &RankedFinding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
     let mut found: Vec<Option<usize>> = vec![None; attacks.len()];
     let mut position = 0usize;
     let mut hits = 0usize;
@@ -211,7 +216,10 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
     let recall_at = ks
         .iter()
         .map(|k| {
-            let r = first_position.iter().filter(|p| p.is_some_and(|p| p <= *k)).count();
+            let r = first_position
+                .iter()
+                .filter(|p| p.is_some_and(|p| p <= *k))
+                .count();
             (*k, r as f64 / n)
         })
         .collect();
@@ -257,7 +265,11 @@ mod tests {
     #[test]
     fn perfect_ranking_has_average_precision_one() {
         let labels = [label("a", "attack"), label("b", "attack")];
-        let r = evaluate(&labels, &[finding(1, "a"), finding(2, "b"), finding(3, "c")], &[1, 2]);
+        let r = evaluate(
+            &labels,
+            &[finding(1, "a"), finding(2, "b"), finding(3, "c")],
+            &[1, 2],
+        );
         assert_eq!(r.average_precision, 1.0);
         assert_eq!(r.recall_at, vec![(1, 0.5), (2, 1.0)]);
     }
@@ -272,7 +284,11 @@ mod tests {
     #[test]
     fn a_second_finding_of_the_same_attack_is_not_a_false_positive() {
         let labels = [label("a", "attack"), label("b", "attack")];
-        let r = evaluate(&labels, &[finding(1, "a"), finding(2, "a"), finding(3, "b")], &[2]);
+        let r = evaluate(
+            &labels,
+            &[finding(1, "a"), finding(2, "a"), finding(3, "b")],
+            &[2],
+        );
         assert_eq!(r.average_precision, 1.0);
     }
 

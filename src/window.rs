@@ -105,9 +105,7 @@ impl Window {
         if end <= start {
             return Err(Error::InvalidArgument {
                 arg: "--to",
-                reason: format!(
-                    "the range {from} .. {to} is empty: --to must come after --from"
-                ),
+                reason: format!("the range {from} .. {to} is empty: --to must come after --from"),
             });
         }
         if baseline_days == 0 {

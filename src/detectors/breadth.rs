@@ -7,7 +7,9 @@
 
 use serde::Deserialize;
 
-use super::{peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use super::{
+    peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
+};
 use crate::pipeline::baseline::{Baselines, WindowActivity};
 use crate::pipeline::load::BREADTH_KINDS;
 use crate::stats::{count_tail, fmt_p};
@@ -97,8 +99,13 @@ impl Fitted for FittedBreadth<'_> {
                     if x < self.params.min_distinct {
                         continue;
                     }
-                    let peer_sum_k = peer_sum(peers, |v| self.b.users[v as usize].breadth_sum[k] as f64);
-                    let prior = if peer_days > 0.0 { (peer_sum_k / peer_days).max(0.1) } else { 1.0 };
+                    let peer_sum_k =
+                        peer_sum(peers, |v| self.b.users[v as usize].breadth_sum[k] as f64);
+                    let prior = if peer_days > 0.0 {
+                        (peer_sum_k / peer_days).max(0.1)
+                    } else {
+                        1.0
+                    };
                     let m = self.params.prior_days;
                     let shape = own.breadth_sum[k] as f64 + m * prior;
                     let mean = shape / (f64::from(own.active_days) + m);
@@ -107,7 +114,10 @@ impl Fitted for FittedBreadth<'_> {
                         continue;
                     }
                     let usual = if own.active_days > 0 {
-                        format!("usually {:.1} per active day", own.breadth_sum[k] as f64 / f64::from(own.active_days))
+                        format!(
+                            "usually {:.1} per active day",
+                            own.breadth_sum[k] as f64 / f64::from(own.active_days)
+                        )
                     } else {
                         format!("no history; peers {prior:.1} per active day")
                     };

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use super::{peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use super::{
+    peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
+};
 use crate::pipeline::baseline::{Baselines, WindowActivity};
 use crate::stats::{count_tail, fmt_p};
 use crate::window::{rfc3339, MICROS_PER_DAY};
@@ -75,7 +77,9 @@ impl Detector for CountSpike {
     }
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
         let org: Vec<u32> = (0..baselines.users.len() as u32).collect();
-        let org_buckets = peer_sum(&org, |v| f64::from(baselines.users[v as usize].active_buckets));
+        let org_buckets = peer_sum(&org, |v| {
+            f64::from(baselines.users[v as usize].active_buckets)
+        });
         Ok(Box::new(FittedCountSpike {
             name: self.name.clone(),
             params: self.params.clone(),
@@ -115,7 +119,9 @@ impl FittedCountSpike<'_> {
     /// Posterior (shape, rate) of the identity's per-bucket rate of `action`.
     fn posterior(&self, user: u32, action: u32) -> (f64, f64, f64) {
         let peers = &self.b.peers.members[user as usize];
-        let peer_buckets = peer_sum(peers, |v| f64::from(self.b.users[v as usize].active_buckets));
+        let peer_buckets = peer_sum(peers, |v| {
+            f64::from(self.b.users[v as usize].active_buckets)
+        });
         let peer_count = peer_sum(peers, |v| self.baseline_count(v, action));
         let prior = if peer_buckets > 0.0 {
             (peer_count / peer_buckets).max(self.floor_rate)
@@ -133,7 +139,14 @@ impl FittedCountSpike<'_> {
 
     /// How much harder than usual the identity's peers did `action` in the
     /// same bucket, day or window: max(1, (observed + 1) / (expected + 1)).
-    fn peer_surge(&self, user: u32, action: u32, scale: Scale, unit: i64, w: &WindowActivity) -> f64 {
+    fn peer_surge(
+        &self,
+        user: u32,
+        action: u32,
+        scale: Scale,
+        unit: i64,
+        w: &WindowActivity,
+    ) -> f64 {
         let (mut observed, mut expected) = (0.0, 0.0);
         for &v in &self.b.peers.members[user as usize] {
             let (active, count) = match scale {
@@ -142,16 +155,23 @@ impl FittedCountSpike<'_> {
                     w.by_bucket.get(&(v, unit, action)),
                 ),
                 Scale::Day => (
-                    w.active_per_day[v as usize].get(&unit).copied().unwrap_or(0),
+                    w.active_per_day[v as usize]
+                        .get(&unit)
+                        .copied()
+                        .unwrap_or(0),
                     w.by_day.get(&(v, unit, action)),
                 ),
-                Scale::Window => (w.active[v as usize].len() as u32, w.by_window.get(&(v, action))),
+                Scale::Window => (
+                    w.active[v as usize].len() as u32,
+                    w.by_window.get(&(v, action)),
+                ),
             };
             if active == 0 {
                 continue;
             }
             let vb = &self.b.users[v as usize];
-            let rate = (self.baseline_count(v, action) + 0.5) / (f64::from(vb.active_buckets) + 1.0);
+            let rate =
+                (self.baseline_count(v, action) + 0.5) / (f64::from(vb.active_buckets) + 1.0);
             expected += rate * f64::from(active);
             observed += f64::from(count.copied().unwrap_or(0));
         }
@@ -191,7 +211,10 @@ impl FittedCountSpike<'_> {
         let own = &self.b.users[user as usize];
         let per_week = |c: f64| c / f64::from(self.b.window.baseline_days) * 7.0;
         let history = if own.has_history() {
-            format!("baseline {:.1}/week", per_week(self.baseline_count(user, action)))
+            format!(
+                "baseline {:.1}/week",
+                per_week(self.baseline_count(user, action))
+            )
         } else {
             format!(
                 "no history; peers {:.2} per active hour",
@@ -272,7 +295,10 @@ impl Fitted for FittedCountSpike<'_> {
                 span.active = 1;
             }
             for (start, span) in days.iter_mut() {
-                span.active = buckets.keys().filter(|b| **b >= *start && **b < start + MICROS_PER_DAY).count() as u32;
+                span.active = buckets
+                    .keys()
+                    .filter(|b| **b >= *start && **b < start + MICROS_PER_DAY)
+                    .count() as u32;
                 span.end = buckets
                     .keys()
                     .filter(|b| **b < start + MICROS_PER_DAY)
@@ -287,10 +313,23 @@ impl Fitted for FittedCountSpike<'_> {
             let mut best_narrow: HashMap<(u32, i64), f64> = HashMap::new();
             let mut best_any: HashMap<u32, f64> = HashMap::new();
             let mut posteriors: HashMap<u32, (f64, f64, f64)> = HashMap::new();
-            let mut posterior = |action: u32| *posteriors.entry(action).or_insert_with(|| self.posterior(user, action));
+            let mut posterior = |action: u32| {
+                *posteriors
+                    .entry(action)
+                    .or_insert_with(|| self.posterior(user, action))
+            };
             for span in buckets.values() {
                 for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(user, action, posterior(action), span, span.start, x, w, Scale::Bucket) {
+                    if let Some(e) = self.test(
+                        user,
+                        action,
+                        posterior(action),
+                        span,
+                        span.start,
+                        x,
+                        w,
+                        Scale::Bucket,
+                    ) {
                         let day = span.start - span.start.rem_euclid(MICROS_PER_DAY);
                         let slot = best_narrow.entry((action, day)).or_insert(1.0);
                         *slot = slot.min(e.p_value);
@@ -302,7 +341,16 @@ impl Fitted for FittedCountSpike<'_> {
             }
             for (day, span) in &days {
                 for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(user, action, posterior(action), span, *day, x, w, Scale::Day) {
+                    if let Some(e) = self.test(
+                        user,
+                        action,
+                        posterior(action),
+                        span,
+                        *day,
+                        x,
+                        w,
+                        Scale::Day,
+                    ) {
                         let narrow = best_narrow.get(&(action, *day)).copied().unwrap_or(1.0);
                         if e.p_value < narrow * 1e-2 {
                             let slot = best_any.entry(action).or_insert(1.0);
@@ -320,12 +368,25 @@ impl Fitted for FittedCountSpike<'_> {
                     per_action: BTreeMap::new(),
                 };
                 // The window span covers only the buckets where the action occurs.
-                let occurs: Vec<i64> = rows.iter().filter(|r| r.action == action).map(|r| r.bucket).collect();
+                let occurs: Vec<i64> = rows
+                    .iter()
+                    .filter(|r| r.action == action)
+                    .map(|r| r.bucket)
+                    .collect();
                 if let (Some(first), Some(last)) = (occurs.iter().min(), occurs.iter().max()) {
                     span.start = *first;
                     span.end = last + width;
                 }
-                if let Some(e) = self.test(user, action, posterior(action), &span, 0, x, w, Scale::Window) {
+                if let Some(e) = self.test(
+                    user,
+                    action,
+                    posterior(action),
+                    &span,
+                    0,
+                    x,
+                    w,
+                    Scale::Window,
+                ) {
                     let narrow = best_any.get(&action).copied().unwrap_or(1.0);
                     if e.p_value < narrow * 1e-2 {
                         out.push(e);

@@ -92,7 +92,12 @@ pub struct ModelFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", content = "params", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    content = "params",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum DetectorSpec {
     CountSpike(count_spike::CountSpikeParams),
     Novelty(novelty::NoveltyParams),
@@ -167,7 +172,11 @@ pub(crate) fn positive(name: &str, field: &'static str, v: f64) -> Result<(), Pa
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(ParamsError::new(name, field, format!("must be > 0, got {v}")))
+        Err(ParamsError::new(
+            name,
+            field,
+            format!("must be > 0, got {v}"),
+        ))
     }
 }
 
@@ -175,7 +184,11 @@ pub(crate) fn probability(name: &str, field: &'static str, v: f64) -> Result<(),
     if v.is_finite() && v > 0.0 && v <= 1.0 {
         Ok(())
     } else {
-        Err(ParamsError::new(name, field, format!("must be in (0, 1], got {v}")))
+        Err(ParamsError::new(
+            name,
+            field,
+            format!("must be in (0, 1], got {v}"),
+        ))
     }
 }
 
@@ -190,7 +203,8 @@ mod tests {
 
     #[test]
     fn unknown_key_in_a_model_file_is_reported_with_line_and_column() {
-        let text = "name = \"x\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3 }\n";
+        let text =
+            "name = \"x\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3 }\n";
         let err = toml::from_str::<ModelFile>(text).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("line 4"), "{msg}");

@@ -51,18 +51,38 @@ fn default_attributes() -> Vec<String> {
 }
 fn default_sensitive_actions() -> Vec<String> {
     [
-        "secrets", "pods/exec", "pods/attach", "pods/portforward", "rolebindings",
-        "clusterroles", "roles", "serviceaccounts/token", "iam:Create", "iam:Attach",
-        "iam:Put", "iam:Update", "iam:AddUser", "sts:GetFederationToken", "SetIamPolicy",
-        "CreateServiceAccountKey", "secretmanager", "kms:Decrypt",
+        "secrets",
+        "pods/exec",
+        "pods/attach",
+        "pods/portforward",
+        "rolebindings",
+        "clusterroles",
+        "roles",
+        "serviceaccounts/token",
+        "iam:Create",
+        "iam:Attach",
+        "iam:Put",
+        "iam:Update",
+        "iam:AddUser",
+        "sts:GetFederationToken",
+        "SetIamPolicy",
+        "CreateServiceAccountKey",
+        "secretmanager",
+        "kms:Decrypt",
     ]
     .map(String::from)
     .to_vec()
 }
 fn default_sensitive_targets() -> Vec<String> {
-    ["secrets/", ":iam::", "rolebindings/", "clusterrolebindings/", "serviceAccounts/"]
-        .map(String::from)
-        .to_vec()
+    [
+        "secrets/",
+        ":iam::",
+        "rolebindings/",
+        "clusterrolebindings/",
+        "serviceAccounts/",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 fn default_sensitive_weight() -> f64 {
     2.0
@@ -78,24 +98,29 @@ impl NoveltyParams {
     pub fn check(self, name: String) -> Result<Novelty, ParamsError> {
         let mut attributes = Vec::new();
         for a in &self.attributes {
-            let attr = match a.as_str() {
-                "action" => Attr::Action,
-                "namespace" => Attr::Namespace,
-                "target" => Attr::Target,
-                "src_ip" => Attr::SrcIp,
-                "user_agent" => Attr::UserAgent,
-                other => {
-                    return Err(ParamsError::new(
+            let attr =
+                match a.as_str() {
+                    "action" => Attr::Action,
+                    "namespace" => Attr::Namespace,
+                    "target" => Attr::Target,
+                    "src_ip" => Attr::SrcIp,
+                    "user_agent" => Attr::UserAgent,
+                    other => return Err(ParamsError::new(
                         &name,
                         "attributes",
-                        format!("{other:?} is not one of action, namespace, target, src_ip, user_agent"),
-                    ))
-                }
-            };
+                        format!(
+                            "{other:?} is not one of action, namespace, target, src_ip, user_agent"
+                        ),
+                    )),
+                };
             attributes.push(attr);
         }
         if attributes.is_empty() {
-            return Err(ParamsError::new(&name, "attributes", "must name at least one attribute"));
+            return Err(ParamsError::new(
+                &name,
+                "attributes",
+                "must name at least one attribute",
+            ));
         }
         positive(&name, "sensitive_weight", self.sensitive_weight)?;
         probability(&name, "ignore_p", self.ignore_p)?;
@@ -193,7 +218,10 @@ impl Fitted for FittedNovelty<'_> {
                     .get(&(seen.attr, seen.value))
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                let peer_touch = peers.iter().filter(|p| touched.binary_search(p).is_ok()).count();
+                let peer_touch = peers
+                    .iter()
+                    .filter(|p| touched.binary_search(p).is_ok())
+                    .count();
                 let org_touch = touched.iter().filter(|v| **v != user).count();
                 let peer_share = (peer_touch as f64 + 0.5) / (peers.len() as f64 + 1.0);
                 let org_share = (org_touch as f64 + 0.5) / org;
@@ -229,8 +257,16 @@ impl Fitted for FittedNovelty<'_> {
             }
             items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
             let width = self.b.bucket.micros;
-            let start = items.iter().map(|i| self.b.bucket.floor(i.first)).min().unwrap_or(0);
-            let end = items.iter().map(|i| self.b.bucket.floor(i.first) + width).max().unwrap_or(0);
+            let start = items
+                .iter()
+                .map(|i| self.b.bucket.floor(i.first))
+                .min()
+                .unwrap_or(0);
+            let end = items
+                .iter()
+                .map(|i| self.b.bucket.floor(i.first) + width)
+                .max()
+                .unwrap_or(0);
             let shown: Vec<&str> = items.iter().take(4).map(|i| i.text.as_str()).collect();
             let more = items.len().saturating_sub(shown.len());
             out.push(Evidence {
@@ -241,7 +277,11 @@ impl Fitted for FittedNovelty<'_> {
                 reason: format!(
                     "first time for this identity: {}{} (p = {})",
                     shown.join("; "),
-                    if more > 0 { format!("; and {more} more") } else { String::new() },
+                    if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    },
                     fmt_p(p)
                 ),
                 observed: items.len() as f64,

@@ -71,7 +71,11 @@ impl Detector for TimeOfWeek {
                 let own_total = f64::from(own.active_buckets);
                 let mass: Vec<f64> = (0..168)
                     .map(|h| {
-                        let peer_share = if peer_total > 0.0 { peer[h] / peer_total } else { 1.0 / 168.0 };
+                        let peer_share = if peer_total > 0.0 {
+                            peer[h] / peer_total
+                        } else {
+                            1.0 / 168.0
+                        };
                         (f64::from(own.hour_profile[h])
                             + p.prior_weight * peer_share
                             + p.floor_weight / 168.0)

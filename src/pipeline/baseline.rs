@@ -8,8 +8,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::context::Peers;
-use crate::intern::Interner;
 use super::load::{Activity, Attr, CountRow, SeenRow, BREADTH_KINDS};
+use crate::intern::Interner;
 use crate::window::{hour_of_week, Bucket, Window, MICROS_PER_DAY};
 
 /// One identity's behaviour in the baseline period.
@@ -116,7 +116,9 @@ pub fn build(
             *current.by_day.entry((r.user, day, r.action)).or_default() += r.n;
             *current.by_window.entry((r.user, r.action)).or_default() += r.n;
             if current.active[r.user as usize].insert(r.bucket) {
-                *current.active_per_day[r.user as usize].entry(day).or_default() += 1;
+                *current.active_per_day[r.user as usize]
+                    .entry(day)
+                    .or_default() += 1;
             }
         } else if r.bucket < window.start {
             let b = &mut users[r.user as usize];
@@ -145,7 +147,10 @@ pub fn build(
     }
     let mut touched_by: HashMap<(Attr, u32), Vec<u32>> = HashMap::new();
     for r in &activity.seen {
-        touched_by.entry((r.attr, r.value)).or_default().push(r.user);
+        touched_by
+            .entry((r.attr, r.value))
+            .or_default()
+            .push(r.user);
         let attr_index = Attr::ALL.iter().position(|a| *a == r.attr).unwrap_or(0);
         if r.n_baseline == 0 && r.n_window > 0 {
             current.novel[r.user as usize].push(*r);

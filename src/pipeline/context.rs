@@ -107,7 +107,9 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
     }
 
     let mix = action_mix(activity, window);
-    let with_history: Vec<u32> = (0..n as u32).filter(|u| !mix[*u as usize].is_empty()).collect();
+    let with_history: Vec<u32> = (0..n as u32)
+        .filter(|u| !mix[*u as usize].is_empty())
+        .collect();
     let mut peers = Peers {
         label: Vec::with_capacity(n),
         source: Vec::with_capacity(n),
@@ -183,7 +185,11 @@ fn nearest(u: u32, mix: &[Vec<(u32, f64)>], candidates: &[u32]) -> Vec<u32> {
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(LEARNED_PEERS).map(|(_, v)| v).collect()
+    scored
+        .into_iter()
+        .take(LEARNED_PEERS)
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// The time each identity's group is looked up at: its last event in the
@@ -191,7 +197,11 @@ fn nearest(u: u32, mix: &[Vec<(u32, f64)>], candidates: &[u32]) -> Vec<u32> {
 fn last_window_event(activity: &Activity, window: &Window) -> Vec<i64> {
     let mut t = vec![window.end - 1; activity.users.len()];
     let mut seen = vec![false; activity.users.len()];
-    for r in activity.counts.iter().filter(|r| window.in_window(r.bucket)) {
+    for r in activity
+        .counts
+        .iter()
+        .filter(|r| window.in_window(r.bucket))
+    {
         let u = r.user as usize;
         if !seen[u] || r.bucket > t[u] {
             t[u] = r.bucket;

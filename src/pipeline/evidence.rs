@@ -59,7 +59,8 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
         let Some(events) = by_user.get(f.user.as_str()) else {
             continue;
         };
-        let in_span = |r: &&&(String, i64, String, String)| r.1 >= f.window_start && r.1 < f.window_end;
+        let in_span =
+            |r: &&&(String, i64, String, String)| r.1 >= f.window_start && r.1 < f.window_end;
         let mut ids: Vec<String> = events
             .iter()
             .filter(in_span)

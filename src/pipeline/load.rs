@@ -252,9 +252,8 @@ pub fn events_frame(files: &LakeFiles, columns: &[&str]) -> Result<LazyFrame> {
     for file in &files.files {
         let day0 = day_start(file.date);
         let path = PlRefPath::new(file.path.to_string_lossy().as_ref());
-        let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(
-            Error::query(format!("scanning {}", file.path.display())),
-        )?;
+        let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+            .map_err(Error::query(format!("scanning {}", file.path.display())))?;
         let mut exprs = vec![col(EVENT_TIME).cast(DataType::Int64).alias(T)];
         for &c in columns {
             let expr = if schema::is_required(c) || file.present.contains(c) {
@@ -306,7 +305,10 @@ pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activi
         .and(col(T).lt(lit(window.end)));
     let quality_plan = events.clone().select([
         len().cast(DataType::UInt64).alias("rows"),
-        col(USER).null_count().cast(DataType::UInt64).alias("null_user"),
+        col(USER)
+            .null_count()
+            .cast(DataType::UInt64)
+            .alias("null_user"),
         col(MISPLACED)
             .and(col(USER).is_not_null())
             .sum()
@@ -367,10 +369,9 @@ pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activi
     plans.extend(seen_plans.map(|p| p.logical_plan));
     plans.push(breadth_plan.logical_plan);
     plans.push(groups_plan.logical_plan);
-    let mut frames =
-        LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
-            .map_err(Error::query("aggregating events"))?
-            .into_iter();
+    let mut frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
+        .map_err(Error::query("aggregating events"))?
+        .into_iter();
     let mut next = || frames.next().expect("one frame per plan");
     let quality_df = next();
     let counts_df = next();
@@ -497,12 +498,7 @@ fn read_groups(a: &mut Activity, df: &DataFrame) -> PolarsResult<()> {
         let (Some(user), Some(list)) = (users.get(i), groups.get_as_series(i)) else {
             continue;
         };
-        let names: Vec<String> = list
-            .str()?
-            .iter()
-            .flatten()
-            .map(str::to_owned)
-            .collect();
+        let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
         if !names.is_empty() {
             let id = a.users.id(user);
             a.asserted_groups.push((id, names));

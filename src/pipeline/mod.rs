@@ -90,7 +90,11 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     } else {
         load::scan(&files, &job.window, job.bucket)?
     };
-    info!(events = activity.quality.events, identities = activity.users.len(), "Loaded events.");
+    info!(
+        events = activity.quality.events,
+        identities = activity.users.len(),
+        "Loaded events."
+    );
     lap("load");
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
     lap("context");
@@ -111,13 +115,17 @@ pub fn run(job: &Job) -> Result<RunSummary> {
 
     let identities = identities(&baselines, &current);
     let mut problems: Vec<String> = Vec::new();
-    problems.extend(files.failed_files.iter().map(|p| format!("skipped {}: {}", p.path, p.reason)));
     problems.extend(
-        scored
-            .detectors
+        files
+            .failed_files
             .iter()
-            .filter_map(|d| d.error.as_ref().map(|e| format!("detector {} failed: {e}", d.name))),
+            .map(|p| format!("skipped {}: {}", p.path, p.reason)),
     );
+    problems.extend(scored.detectors.iter().filter_map(|d| {
+        d.error
+            .as_ref()
+            .map(|e| format!("detector {} failed: {e}", d.name))
+    }));
     if quality.window_events == 0 {
         problems.push(format!(
             "no events in the scoring window {} .. {}: check --lake and the dates",

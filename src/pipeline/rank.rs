@@ -68,14 +68,32 @@ pub fn top_findings(
         let mut cluster_end = i64::MIN;
         for item in evidence {
             if !cluster.is_empty() && item.1.start > cluster_end + width {
-                candidates.push(finding(user, &cluster, n_detectors, scored, baselines, window));
+                candidates.push(finding(
+                    user,
+                    &cluster,
+                    n_detectors,
+                    scored,
+                    baselines,
+                    window,
+                ));
                 cluster.clear();
             }
-            cluster_end = if cluster.is_empty() { item.1.end } else { cluster_end.max(item.1.end) };
+            cluster_end = if cluster.is_empty() {
+                item.1.end
+            } else {
+                cluster_end.max(item.1.end)
+            };
             cluster.push(item);
         }
         if !cluster.is_empty() {
-            candidates.push(finding(user, &cluster, n_detectors, scored, baselines, window));
+            candidates.push(finding(
+                user,
+                &cluster,
+                n_detectors,
+                scored,
+                baselines,
+                window,
+            ));
         }
     }
     let total = candidates.len();
@@ -121,7 +139,11 @@ fn finding(
         .expect("a cluster holds evidence");
 
     let mut sorted: Vec<&Evidence> = cluster.iter().map(|(_, e)| *e).collect();
-    sorted.sort_by(|a, b| a.p_value.total_cmp(&b.p_value).then(a.reason.cmp(&b.reason)));
+    sorted.sort_by(|a, b| {
+        a.p_value
+            .total_cmp(&b.p_value)
+            .then(a.reason.cmp(&b.reason))
+    });
     let mut reasons: Vec<String> = Vec::new();
     for e in &sorted {
         if reasons.len() == MAX_REASONS {
@@ -134,7 +156,10 @@ fn finding(
 
     // Actions the evidence names, then the busiest actions in the span.
     let mut volume: BTreeMap<u32, u64> = BTreeMap::new();
-    for r in window.counts[user as usize].iter().filter(|r| r.bucket >= start && r.bucket < end) {
+    for r in window.counts[user as usize]
+        .iter()
+        .filter(|r| r.bucket >= start && r.bucket < end)
+    {
         *volume.entry(r.action).or_default() += u64::from(r.n);
     }
     let mut evidence_actions: Vec<u32> = Vec::new();
@@ -147,7 +172,11 @@ fn finding(
     }
     let mut by_volume: Vec<(u32, u64)> = volume.iter().map(|(a, n)| (*a, *n)).collect();
     by_volume.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut top: Vec<u32> = evidence_actions.iter().copied().take(MAX_TOP_ACTIONS).collect();
+    let mut top: Vec<u32> = evidence_actions
+        .iter()
+        .copied()
+        .take(MAX_TOP_ACTIONS)
+        .collect();
     for (a, _) in by_volume {
         if top.len() == MAX_TOP_ACTIONS {
             break;
@@ -166,7 +195,10 @@ fn finding(
         user: user_name,
         window_start: start,
         window_end: end,
-        detectors: best.keys().map(|d| scored.detectors[*d].name.clone()).collect(),
+        detectors: best
+            .keys()
+            .map(|d| scored.detectors[*d].name.clone())
+            .collect(),
         reasons,
         observed: strongest.observed,
         expected: strongest.expected,

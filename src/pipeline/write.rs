@@ -23,11 +23,16 @@ pub fn window_dir(out: &Path, window: &Window) -> PathBuf {
             .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
             .unwrap_or_else(|| t.to_string())
     };
-    out.join(format!("window={}_{}", stamp(window.start), stamp(window.end)))
+    out.join(format!(
+        "window={}_{}",
+        stamp(window.start),
+        stamp(window.end)
+    ))
 }
 
 pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFrame> {
-    let strings = |f: &dyn Fn(&Finding) -> String| -> Vec<String> { findings.iter().map(f).collect() };
+    let strings =
+        |f: &dyn Fn(&Finding) -> String| -> Vec<String> { findings.iter().map(f).collect() };
     let lists = |name: &str, f: &dyn Fn(&Finding) -> &Vec<String>| -> Series {
         let items: Vec<Series> = findings
             .iter()
@@ -40,25 +45,42 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
         }
     };
     let time = |name: &str, f: &dyn Fn(&Finding) -> i64| -> PolarsResult<Column> {
-        Ok(Int64Chunked::from_vec(name.into(), findings.iter().map(f).collect())
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-            .into_series()
-            .into())
+        Ok(
+            Int64Chunked::from_vec(name.into(), findings.iter().map(f).collect())
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series()
+                .into(),
+        )
     };
     DataFrame::new(
         findings.len(),
         vec![
             Column::new("finding_id".into(), strings(&|f| f.finding_id.clone())),
-            Column::new("rank".into(), findings.iter().map(|f| f.rank).collect::<Vec<u32>>()),
-            Column::new("score".into(), findings.iter().map(|f| f.score).collect::<Vec<f64>>()),
-            Column::new("p_value".into(), findings.iter().map(|f| f.p_value).collect::<Vec<f64>>()),
+            Column::new(
+                "rank".into(),
+                findings.iter().map(|f| f.rank).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "score".into(),
+                findings.iter().map(|f| f.score).collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "p_value".into(),
+                findings.iter().map(|f| f.p_value).collect::<Vec<f64>>(),
+            ),
             Column::new("user".into(), strings(&|f| f.user.clone())),
             time("window_start", &|f| f.window_start)?,
             time("window_end", &|f| f.window_end)?,
             lists("detectors", &|f| &f.detectors).into(),
             lists("reasons", &|f| &f.reasons).into(),
-            Column::new("observed".into(), findings.iter().map(|f| f.observed).collect::<Vec<f64>>()),
-            Column::new("expected".into(), findings.iter().map(|f| f.expected).collect::<Vec<f64>>()),
+            Column::new(
+                "observed".into(),
+                findings.iter().map(|f| f.observed).collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "expected".into(),
+                findings.iter().map(|f| f.expected).collect::<Vec<f64>>(),
+            ),
             lists("top_actions", &|f| &f.top_actions).into(),
             lists("evidence_event_ids", &|f| &f.evidence_event_ids).into(),
             Column::new("peer_group".into(), strings(&|f| f.peer_group.clone())),
@@ -71,7 +93,9 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
 fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let io = |source| Error::Write {
@@ -89,7 +113,12 @@ fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Res
 
 /// Writes the findings and then the manifest (last, so a `run.json` always
 /// describes the findings beside it).
-pub fn results(dir: &Path, findings: &[Finding], run_id: &str, manifest: &impl Serialize) -> Result<()> {
+pub fn results(
+    dir: &Path,
+    findings: &[Finding],
+    run_id: &str,
+    manifest: &impl Serialize,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
         source,

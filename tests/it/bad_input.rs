@@ -35,10 +35,24 @@ fn a_corrupt_file_inside_the_range_is_skipped_named_and_exits_1() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let m = manifest(out.path());
     let problems = m["problems"].to_string();
-    assert!(problems.contains("dt=2026-11-03/part-1.parquet"), "{problems}");
-    assert!(problems.contains("not a readable Parquet file"), "{problems}");
+    assert!(
+        problems.contains("dt=2026-11-03/part-1.parquet"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("not a readable Parquet file"),
+        "{problems}"
+    );
     // The rest of the lake was still scored.
-    assert_eq!(findings(out.path()).column("user").unwrap().str().unwrap().get(0), Some("user00@example.com"));
+    assert_eq!(
+        findings(out.path())
+            .column("user")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0),
+        Some("user00@example.com")
+    );
 }
 
 #[test]
@@ -46,26 +60,35 @@ fn a_wrong_column_type_names_the_file_and_column() {
     let lake = tempfile::tempdir().unwrap();
     Org::ordinary(22).write(lake.path());
     let mut df = frame(&Org::ordinary(22).events[..3]);
-    df.with_column(Column::new("user".into(), [1i64, 2, 3])).unwrap();
+    df.with_column(Column::new("user".into(), [1i64, 2, 3]))
+        .unwrap();
     write_partition(lake.path(), date("2026-11-04"), "part-9.parquet", &mut df);
     let out = tempfile::tempdir().unwrap();
     let o = run_on(lake.path(), out.path(), &[]);
     assert_eq!(code(&o), 1);
     let problems = manifest(out.path())["problems"].to_string();
-    assert!(problems.contains("part-9.parquet") && problems.contains("column `user` has type i64"), "{problems}");
+    assert!(
+        problems.contains("part-9.parquet") && problems.contains("column `user` has type i64"),
+        "{problems}"
+    );
 }
 
 #[test]
 fn a_missing_required_column_names_the_column() {
     let lake = tempfile::tempdir().unwrap();
     Org::ordinary(23).write(lake.path());
-    let mut df = frame(&Org::ordinary(23).events[..3]).drop("action").unwrap();
+    let mut df = frame(&Org::ordinary(23).events[..3])
+        .drop("action")
+        .unwrap();
     write_partition(lake.path(), date("2026-11-04"), "part-9.parquet", &mut df);
     let out = tempfile::tempdir().unwrap();
     let o = run_on(lake.path(), out.path(), &[]);
     assert_eq!(code(&o), 1);
     let problems = manifest(out.path())["problems"].to_string();
-    assert!(problems.contains("required column `action` is missing"), "{problems}");
+    assert!(
+        problems.contains("required column `action` is missing"),
+        "{problems}"
+    );
 }
 
 #[test]
@@ -76,8 +99,15 @@ fn a_partition_with_no_files_is_recorded() {
     let out = tempfile::tempdir().unwrap();
     let o = run_on(lake.path(), out.path(), &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(manifest(out.path())["lake"]["empty_partitions"], serde_json::json!(["2026-11-07"]));
-    assert!(stderr(&o).contains("hold no Parquet file"), "{}", stderr(&o));
+    assert_eq!(
+        manifest(out.path())["lake"]["empty_partitions"],
+        serde_json::json!(["2026-11-07"])
+    );
+    assert!(
+        stderr(&o).contains("hold no Parquet file"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -106,7 +136,12 @@ fn events_outside_their_partition_date_are_counted_and_skipped() {
         e.t = micros(date("2026-11-03"), 10, i as u32);
         e.event_id = format!("stray{i}");
     }
-    write_partition(lake.path(), date("2026-11-04"), "part-9.parquet", &mut frame(&stray));
+    write_partition(
+        lake.path(),
+        date("2026-11-04"),
+        "part-9.parquet",
+        &mut frame(&stray),
+    );
     let out = tempfile::tempdir().unwrap();
     assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
     let q = &manifest(out.path())["quality"];
@@ -120,27 +155,51 @@ fn duplicate_event_ids_count_once() {
     let org = Org::ordinary(27).with_exec_spike();
     org.write(lake.path());
     // The exec burst delivered twice (a re-sent file).
-    let burst: Vec<_> = org.events.iter().filter(|e| e.action == "create pods/exec").cloned().collect();
-    write_partition(lake.path(), date("2026-11-05"), "part-redelivered.parquet", &mut frame(&burst));
+    let burst: Vec<_> = org
+        .events
+        .iter()
+        .filter(|e| e.action == "create pods/exec")
+        .cloned()
+        .collect();
+    write_partition(
+        lake.path(),
+        date("2026-11-05"),
+        "part-redelivered.parquet",
+        &mut frame(&burst),
+    );
     let out = tempfile::tempdir().unwrap();
     assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
     let q = &manifest(out.path())["quality"];
     assert_eq!(q["skipped_duplicates"], 50);
     let df = findings(out.path());
-    let reasons = df.column("reasons").unwrap().list().unwrap().get_as_series(0).unwrap();
-    assert!(reasons.str().unwrap().iter().flatten().any(|r| r.starts_with("50 × create pods/exec")));
+    let reasons = df
+        .column("reasons")
+        .unwrap()
+        .list()
+        .unwrap()
+        .get_as_series(0)
+        .unwrap();
+    assert!(reasons
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .any(|r| r.starts_with("50 × create pods/exec")));
 }
 
 #[test]
 fn an_empty_scoring_window_exits_1_and_says_so() {
     let lake = tempfile::tempdir().unwrap();
     let mut org = Org::ordinary(28);
-    org.events.retain(|e| e.t < micros(date("2026-11-02"), 0, 0));
+    org.events
+        .retain(|e| e.t < micros(date("2026-11-02"), 0, 0));
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
     let o = run_on(lake.path(), out.path(), &[]);
     assert_eq!(code(&o), 1);
-    assert!(manifest(out.path())["problems"].to_string().contains("no events in the scoring window"));
+    assert!(manifest(out.path())["problems"]
+        .to_string()
+        .contains("no events in the scoring window"));
 }
 
 #[test]
@@ -150,5 +209,11 @@ fn a_lake_with_no_partitions_in_range_exits_1() {
     let out = tempfile::tempdir().unwrap();
     let o = run_on(lake.path(), out.path(), &[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_eq!(manifest(out.path())["lake"]["missing_partitions"].as_array().unwrap().len(), 35);
+    assert_eq!(
+        manifest(out.path())["lake"]["missing_partitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        35
+    );
 }

@@ -8,7 +8,14 @@ fn help_documents_the_exit_codes() {
     let o = lakehound(&["run", "--help"]);
     assert_eq!(code(&o), 0);
     let help = stdout(&o);
-    for needle in ["Exit codes", "0  finished", "2  usage", "3  runtime", "--baseline-days", "--bucket"] {
+    for needle in [
+        "Exit codes",
+        "0  finished",
+        "2  usage",
+        "3  runtime",
+        "--baseline-days",
+        "--bucket",
+    ] {
         assert!(help.contains(needle), "missing {needle:?} in\n{help}");
     }
 }
@@ -30,22 +37,58 @@ fn lake_without_dates_is_a_usage_error() {
 fn to_before_from_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let o = lakehound(&[
-        "run", "--lake", dir.path().to_str().unwrap(), "--from", "2026-11-08", "--to", "2026-11-02", "--out", "x",
+        "run",
+        "--lake",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "2026-11-08",
+        "--to",
+        "2026-11-02",
+        "--out",
+        "x",
     ]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("--to must come after --from"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--to must come after --from"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn lake_that_does_not_exist_is_a_usage_error_naming_it() {
-    let o = lakehound(&["run", "--lake", "/nonexistent/lake", "--from", "2026-11-02", "--to", "2026-11-08", "--out", "x"]);
+    let o = lakehound(&[
+        "run",
+        "--lake",
+        "/nonexistent/lake",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-08",
+        "--out",
+        "x",
+    ]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("/nonexistent/lake does not exist"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/lake does not exist"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn unparseable_date_is_a_usage_error() {
-    let o = lakehound(&["run", "--lake", ".", "--from", "yesterday", "--to", "2026-11-08", "--out", "x"]);
+    let o = lakehound(&[
+        "run",
+        "--lake",
+        ".",
+        "--from",
+        "yesterday",
+        "--to",
+        "2026-11-08",
+        "--out",
+        "x",
+    ]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));
 }
@@ -56,12 +99,23 @@ fn model_with_unknown_key_names_file_line_and_column() {
     Org::ordinary(1).write(lake.path());
     let models = tempfile::tempdir().unwrap();
     let bad = models.path().join("spike.toml");
-    std::fs::write(&bad, "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3.0 }\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3.0 }\n",
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let o = run_on(lake.path(), out.path(), &["--models", models.path().to_str().unwrap()]);
+    let o = run_on(
+        lake.path(),
+        out.path(),
+        &["--models", models.path().to_str().unwrap()],
+    );
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
-    assert!(err.contains("spike.toml") && err.contains("line 4") && err.contains("prior_bukets"), "{err}");
+    assert!(
+        err.contains("spike.toml") && err.contains("line 4") && err.contains("prior_bukets"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -75,9 +129,17 @@ fn model_with_invalid_value_is_a_usage_error() {
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let o = run_on(lake.path(), out.path(), &["--models", models.path().to_str().unwrap()]);
+    let o = run_on(
+        lake.path(),
+        out.path(),
+        &["--models", models.path().to_str().unwrap()],
+    );
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("max_shape must be > 0"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("max_shape must be > 0"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -90,6 +152,7 @@ fn json_logs_are_one_object_per_line() {
     let err = stderr(&o);
     assert!(!err.trim().is_empty());
     for line in err.lines() {
-        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|_| panic!("not JSON: {line}"));
     }
 }

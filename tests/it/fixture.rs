@@ -44,7 +44,10 @@ impl Org {
     /// 12 people in two teams, 35 days to 2026-11-08, weekday sessions of
     /// get/list/logs in their own namespaces from their own IP.
     pub fn ordinary(seed: u64) -> Org {
-        let mut org = Org { events: Vec::new(), next_id: 0 };
+        let mut org = Org {
+            events: Vec::new(),
+            next_id: 0,
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let first = date("2026-10-05");
         for day in first.iter_days().take(35) {
@@ -61,7 +64,14 @@ impl Org {
                         let action = ["get pods", "list pods", "get pods/log", "get deployments"]
                             [rng.random_range(0..4)];
                         let minute = rng.random_range(0..60);
-                        org.push(&user, team, micros(day, hour, minute), action, &format!("{team}-app"), &format!("192.0.2.{u}"));
+                        org.push(
+                            &user,
+                            team,
+                            micros(day, hour, minute),
+                            action,
+                            &format!("{team}-app"),
+                            &format!("192.0.2.{u}"),
+                        );
                     }
                 }
             }
@@ -69,7 +79,15 @@ impl Org {
         org
     }
 
-    pub fn push(&mut self, user: &str, team: &str, t: i64, action: &str, namespace: &str, ip: &str) {
+    pub fn push(
+        &mut self,
+        user: &str,
+        team: &str,
+        t: i64,
+        action: &str,
+        namespace: &str,
+        ip: &str,
+    ) {
         self.next_id += 1;
         self.events.push(Ev {
             t,
@@ -89,7 +107,14 @@ impl Org {
     pub fn with_exec_spike(mut self) -> Org {
         let day = date("2026-11-05");
         for i in 0..50 {
-            self.push("user00@example.com", "alpha", micros(day, 14, i % 60), "create pods/exec", "alpha-app", "192.0.2.0");
+            self.push(
+                "user00@example.com",
+                "alpha",
+                micros(day, 14, i % 60),
+                "create pods/exec",
+                "alpha-app",
+                "192.0.2.0",
+            );
         }
         self
     }
@@ -102,7 +127,8 @@ impl Org {
 }
 
 pub fn frame(events: &[Ev]) -> DataFrame {
-    let s = |f: &dyn Fn(&Ev) -> Option<String>| events.iter().map(f).collect::<Vec<Option<String>>>();
+    let s =
+        |f: &dyn Fn(&Ev) -> Option<String>| events.iter().map(f).collect::<Vec<Option<String>>>();
     let groups: Vec<Series> = events
         .iter()
         .map(|e| Series::new("".into(), e.groups.clone().unwrap_or_default()))
@@ -123,7 +149,8 @@ pub fn frame(events: &[Ev]) -> DataFrame {
             Column::new("target".into(), s(&|e| e.target.clone())),
             Column::new("src_ip".into(), s(&|e| e.src_ip.clone())),
             if groups.is_empty() {
-                Series::new_empty("groups".into(), &DataType::List(Box::new(DataType::String))).into()
+                Series::new_empty("groups".into(), &DataType::List(Box::new(DataType::String)))
+                    .into()
             } else {
                 Series::new("groups".into(), groups).into()
             },
@@ -135,7 +162,9 @@ pub fn frame(events: &[Ev]) -> DataFrame {
 pub fn write_events(dir: &Path, events: &[Ev]) {
     let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<Ev>> = Default::default();
     for e in events {
-        let d = chrono::DateTime::from_timestamp_micros(e.t).unwrap().date_naive();
+        let d = chrono::DateTime::from_timestamp_micros(e.t)
+            .unwrap()
+            .date_naive();
         by_day.entry(d).or_default().push(e.clone());
     }
     for (d, evs) in by_day {

@@ -5,4 +5,5 @@ mod cli;
 mod detector_contract;
 mod fixture;
 mod pipeline;
+mod sample_lake;
 mod support;

@@ -6,8 +6,19 @@ use super::fixture::{date, micros, Org};
 use super::support::*;
 
 fn list_strings(df: &DataFrame, column: &str, row: usize) -> Vec<String> {
-    let s = df.column(column).unwrap().list().unwrap().get_as_series(row).unwrap();
-    s.str().unwrap().iter().flatten().map(str::to_owned).collect()
+    let s = df
+        .column(column)
+        .unwrap()
+        .list()
+        .unwrap()
+        .get_as_series(row)
+        .unwrap();
+    s.str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -19,19 +30,41 @@ fn an_exec_burst_is_the_top_finding_with_its_reason_and_events() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let df = findings(out.path());
     assert!(df.height() >= 1);
-    let user = df.column("user").unwrap().str().unwrap().get(0).unwrap().to_owned();
+    let user = df
+        .column("user")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_owned();
     assert_eq!(user, "user00@example.com");
     assert_eq!(df.column("rank").unwrap().u32().unwrap().get(0), Some(1));
     let detectors = list_strings(&df, "detectors", 0);
-    assert!(detectors.contains(&"count_spike".to_owned()), "{detectors:?}");
+    assert!(
+        detectors.contains(&"count_spike".to_owned()),
+        "{detectors:?}"
+    );
     let reasons = list_strings(&df, "reasons", 0);
-    assert!(reasons.iter().any(|r| r.starts_with("50 × create pods/exec")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("50 × create pods/exec")),
+        "{reasons:?}"
+    );
     let ids = list_strings(&df, "evidence_event_ids", 0);
     assert!(!ids.is_empty() && ids.len() <= 20);
-    let start = df.column("window_start").unwrap().cast(&DataType::Int64).unwrap();
+    let start = df
+        .column("window_start")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap();
     let start = start.i64().unwrap().get(0).unwrap();
     assert!(start <= micros(date("2026-11-05"), 14, 0));
-    assert!(stdout(&o).contains("user00@example.com"), "the top findings are printed");
+    assert!(
+        stdout(&o).contains("user00@example.com"),
+        "the top findings are printed"
+    );
 }
 
 #[test]
@@ -57,10 +90,16 @@ fn the_manifest_counts_partitions_events_and_identities() {
     let m = manifest(out.path());
     // The fixture has weekday partitions only: 25 of the 35 dates needed.
     assert_eq!(m["partitions_read"], 25);
-    assert_eq!(m["lake"]["missing_partitions"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        m["lake"]["missing_partitions"].as_array().unwrap().len(),
+        10
+    );
     assert_eq!(m["quality"]["events"], org.events.len() as u64);
     assert_eq!(m["identities"]["total"], 12);
-    assert_eq!(m["findings"].as_u64().unwrap() as usize, findings(out.path()).height());
+    assert_eq!(
+        m["findings"].as_u64().unwrap() as usize,
+        findings(out.path()).height()
+    );
     for stage in ["discover", "load", "baseline", "score", "rank"] {
         assert!(m["timings_ms"][stage].is_number(), "timing for {stage}");
     }
@@ -98,17 +137,34 @@ fn a_new_identity_doing_what_its_team_does_is_scored_but_not_flagged() {
     let mut org = Org::ordinary(8);
     for day in ["2026-11-03", "2026-11-04", "2026-11-05"] {
         for i in 0..8 {
-            org.push("newhire@example.com", "alpha", micros(date(day), 10, i * 5), "get pods", "alpha-app", "192.0.2.50");
+            org.push(
+                "newhire@example.com",
+                "alpha",
+                micros(date(day), 10, i * 5),
+                "get pods",
+                "alpha-app",
+                "192.0.2.50",
+            );
         }
     }
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
+    assert_eq!(
+        code(&run_on(lake.path(), out.path(), &["--min-score", "0"])),
+        0
+    );
     let m = manifest(out.path());
     assert_eq!(m["identities"]["cold_start"], 1);
     assert_eq!(m["identities"]["scored"], 13);
     let df = findings(out.path());
-    let users: Vec<&str> = df.column("user").unwrap().str().unwrap().iter().flatten().collect();
+    let users: Vec<&str> = df
+        .column("user")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert!(!users.contains(&"newhire@example.com"), "{users:?}");
 }
 
@@ -124,7 +180,14 @@ fn reasons_mentioning(out: &std::path::Path, needle: &str) -> Vec<String> {
 fn log_burst(org: &mut Org, users: std::ops::Range<usize>) {
     for u in users {
         for i in 0..40 {
-            org.push(&format!("user{u:02}@example.com"), "alpha", micros(date("2026-11-04"), 15, i), "get pods/log", "alpha-app", &format!("192.0.2.{u}"));
+            org.push(
+                &format!("user{u:02}@example.com"),
+                "alpha",
+                micros(date("2026-11-04"), 15, i),
+                "get pods/log",
+                "alpha-app",
+                &format!("192.0.2.{u}"),
+            );
         }
     }
 }
@@ -137,8 +200,14 @@ fn a_whole_team_surging_together_is_not_evidence_but_one_person_alone_is() {
     log_burst(&mut org, 0..6);
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
-    assert_eq!(reasons_mentioning(out.path(), "get pods/log"), Vec::<String>::new());
+    assert_eq!(
+        code(&run_on(lake.path(), out.path(), &["--min-score", "0"])),
+        0
+    );
+    assert_eq!(
+        reasons_mentioning(out.path(), "get pods/log"),
+        Vec::<String>::new()
+    );
 
     // The same burst by one person is evidence.
     let lake = tempfile::tempdir().unwrap();
@@ -146,7 +215,10 @@ fn a_whole_team_surging_together_is_not_evidence_but_one_person_alone_is() {
     log_burst(&mut org, 0..1);
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(code(&run_on(lake.path(), out.path(), &["--min-score", "0"])), 0);
+    assert_eq!(
+        code(&run_on(lake.path(), out.path(), &["--min-score", "0"])),
+        0
+    );
     assert!(!reasons_mentioning(out.path(), "40 × get pods/log").is_empty());
 }
 
@@ -157,15 +229,28 @@ fn peer_groups_come_from_the_context_table_when_given() {
     let ctx = lake.path().join("identities.csv");
     let mut text = String::from("user,group,valid_from,valid_to\n");
     for u in 0..12 {
-        text.push_str(&format!("user{u:02}@example.com,idp-{},2026-01-01T00:00:00Z,\n", if u < 6 { "red" } else { "blue" }));
+        text.push_str(&format!(
+            "user{u:02}@example.com,idp-{},2026-01-01T00:00:00Z,\n",
+            if u < 6 { "red" } else { "blue" }
+        ));
     }
     std::fs::write(&ctx, text).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let o = run_on(lake.path(), out.path(), &["--context", ctx.to_str().unwrap()]);
+    let o = run_on(
+        lake.path(),
+        out.path(),
+        &["--context", ctx.to_str().unwrap()],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let df = findings(out.path());
-    assert_eq!(df.column("peer_group").unwrap().str().unwrap().get(0), Some("idp-red"));
-    assert_eq!(manifest(out.path())["identities"]["peer_source"]["context"], 12);
+    assert_eq!(
+        df.column("peer_group").unwrap().str().unwrap().get(0),
+        Some("idp-red")
+    );
+    assert_eq!(
+        manifest(out.path())["identities"]["peer_source"]["context"],
+        12
+    );
 }
 
 #[test]
@@ -174,12 +259,26 @@ fn instants_narrow_the_window_to_hours() {
     Org::ordinary(11).with_exec_spike().write(lake.path());
     let out = tempfile::tempdir().unwrap();
     let o = lakehound(&[
-        "run", "--lake", lake.path().to_str().unwrap(),
-        "--from", "2026-11-05T12:00:00Z", "--to", "2026-11-05T18:00:00Z",
-        "--out", out.path().to_str().unwrap(),
+        "run",
+        "--lake",
+        lake.path().to_str().unwrap(),
+        "--from",
+        "2026-11-05T12:00:00Z",
+        "--to",
+        "2026-11-05T18:00:00Z",
+        "--out",
+        out.path().to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let m = manifest(out.path());
     assert_eq!(m["window_start"], "2026-11-05T12:00:00Z");
-    assert_eq!(findings(out.path()).column("user").unwrap().str().unwrap().get(0), Some("user00@example.com"));
+    assert_eq!(
+        findings(out.path())
+            .column("user")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0),
+        Some("user00@example.com")
+    );
 }

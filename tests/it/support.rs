@@ -27,7 +27,17 @@ pub fn stdout(o: &Output) -> String {
 pub fn run_on(lake: &Path, out: &Path, extra: &[&str]) -> Output {
     let lake = lake.to_str().unwrap();
     let out = out.to_str().unwrap();
-    let mut args = vec!["run", "--lake", lake, "--from", super::fixture::FROM, "--to", super::fixture::TO, "--out", out];
+    let mut args = vec![
+        "run",
+        "--lake",
+        lake,
+        "--from",
+        super::fixture::FROM,
+        "--to",
+        super::fixture::TO,
+        "--out",
+        out,
+    ];
     args.extend_from_slice(extra);
     lakehound(&args)
 }
