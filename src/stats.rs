@@ -17,7 +17,7 @@ pub fn count_tail(k: u64, mean: f64, shape: f64) -> f64 {
     if k == 0 {
         return 1.0;
     }
-    if !(mean > 0.0) {
+    if mean.is_nan() || mean <= 0.0 {
         return P_FLOOR;
     }
     let p = if shape > 1e6 || !shape.is_finite() {

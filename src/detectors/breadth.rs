@@ -7,9 +7,7 @@
 
 use serde::Deserialize;
 
-use super::{
-    peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
-};
+use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
 use crate::pipeline::baseline::{Baselines, WindowActivity};
 use crate::pipeline::load::BREADTH_KINDS;
 use crate::stats::{count_tail, fmt_p};
@@ -84,8 +82,8 @@ impl Fitted for FittedBreadth<'_> {
         let mut out = Vec::new();
         for user in 0..w.users() as u32 {
             let own = &self.b.users[user as usize];
-            let peers = &self.b.peers.members[user as usize];
-            let peer_days = peer_sum(peers, |v| f64::from(self.b.users[v as usize].active_days));
+            let peers = self.b.peers_of(user);
+            let peer_days = peers.active_days();
             for (day, distinct) in &w.breadth[user as usize] {
                 let buckets: Vec<i64> = w.counts[user as usize]
                     .iter()
@@ -99,8 +97,7 @@ impl Fitted for FittedBreadth<'_> {
                     if x < self.params.min_distinct {
                         continue;
                     }
-                    let peer_sum_k =
-                        peer_sum(peers, |v| self.b.users[v as usize].breadth_sum[k] as f64);
+                    let peer_sum_k = peers.breadth_sum(k);
                     let prior = if peer_days > 0.0 {
                         (peer_sum_k / peer_days).max(0.1)
                     } else {

@@ -81,7 +81,6 @@ impl Detector for CountSpike {
             f64::from(baselines.users[v as usize].active_buckets)
         });
         Ok(Box::new(FittedCountSpike {
-            name: self.name.clone(),
             params: self.params.clone(),
             b: baselines,
             // Half an event in the whole org's history: the rate of an action
@@ -92,7 +91,6 @@ impl Detector for CountSpike {
 }
 
 struct FittedCountSpike<'a> {
-    name: String,
     params: CountSpikeParams,
     b: &'a Baselines,
     floor_rate: f64,
@@ -118,11 +116,9 @@ impl FittedCountSpike<'_> {
 
     /// Posterior (shape, rate) of the identity's per-bucket rate of `action`.
     fn posterior(&self, user: u32, action: u32) -> (f64, f64, f64) {
-        let peers = &self.b.peers.members[user as usize];
-        let peer_buckets = peer_sum(peers, |v| {
-            f64::from(self.b.users[v as usize].active_buckets)
-        });
-        let peer_count = peer_sum(peers, |v| self.baseline_count(v, action));
+        let peers = self.b.peers_of(user);
+        let peer_buckets = peers.active_buckets();
+        let peer_count = peers.action_count(action);
         let prior = if peer_buckets > 0.0 {
             (peer_count / peer_buckets).max(self.floor_rate)
         } else {
@@ -394,7 +390,6 @@ impl Fitted for FittedCountSpike<'_> {
                 }
             }
         }
-        let _ = &self.name;
         Ok(out)
     }
 }

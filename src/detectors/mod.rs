@@ -192,7 +192,7 @@ pub(crate) fn probability(name: &str, field: &'static str, v: f64) -> Result<(),
     }
 }
 
-/// The union of the peers' values of `f`, e.g. their pooled action counts.
+/// The sum over peers of `f`, e.g. their pooled action counts.
 pub(crate) fn peer_sum(peers: &[u32], f: impl Fn(u32) -> f64) -> f64 {
     peers.iter().map(|v| f(*v)).sum()
 }

@@ -98,21 +98,22 @@ impl NoveltyParams {
     pub fn check(self, name: String) -> Result<Novelty, ParamsError> {
         let mut attributes = Vec::new();
         for a in &self.attributes {
-            let attr =
-                match a.as_str() {
-                    "action" => Attr::Action,
-                    "namespace" => Attr::Namespace,
-                    "target" => Attr::Target,
-                    "src_ip" => Attr::SrcIp,
-                    "user_agent" => Attr::UserAgent,
-                    other => return Err(ParamsError::new(
+            let attr = match a.as_str() {
+                "action" => Attr::Action,
+                "namespace" => Attr::Namespace,
+                "target" => Attr::Target,
+                "src_ip" => Attr::SrcIp,
+                "user_agent" => Attr::UserAgent,
+                other => {
+                    return Err(ParamsError::new(
                         &name,
                         "attributes",
                         format!(
                             "{other:?} is not one of action, namespace, target, src_ip, user_agent"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             attributes.push(attr);
         }
         if attributes.is_empty() {
@@ -170,21 +171,11 @@ impl FittedNovelty<'_> {
     /// baseline; peers' mean for an identity without one.
     fn habitual_rate(&self, user: u32, attr_index: usize) -> f64 {
         let rate = |v: u32| {
-            let b = &self.b.users[v as usize];
-            (b.late_active_days > 0)
-                .then(|| f64::from(b.late_novel[attr_index]) / f64::from(b.late_active_days))
+            self.b.users[v as usize]
+                .novelty_rates()
+                .map(|r| r[attr_index])
         };
-        rate(user).unwrap_or_else(|| {
-            let rates: Vec<f64> = self.b.peers.members[user as usize]
-                .iter()
-                .filter_map(|v| rate(*v))
-                .collect();
-            if rates.is_empty() {
-                0.0
-            } else {
-                rates.iter().sum::<f64>() / rates.len() as f64
-            }
-        })
+        rate(user).unwrap_or_else(|| self.b.peers_of(user).novelty_rate(attr_index))
     }
 
     fn is_sensitive(&self, attr: Attr, value: &str) -> bool {
@@ -218,10 +209,7 @@ impl Fitted for FittedNovelty<'_> {
                     .get(&(seen.attr, seen.value))
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                let peer_touch = peers
-                    .iter()
-                    .filter(|p| touched.binary_search(p).is_ok())
-                    .count();
+                let peer_touch = touched.iter().filter(|v| self.b.is_peer(user, **v)).count();
                 let org_touch = touched.iter().filter(|v| **v != user).count();
                 let peer_share = (peer_touch as f64 + 0.5) / (peers.len() as f64 + 1.0);
                 let org_share = (org_touch as f64 + 0.5) / org;

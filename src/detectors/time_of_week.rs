@@ -61,12 +61,8 @@ impl Detector for TimeOfWeek {
         let tails = (0..baselines.users.len())
             .map(|u| {
                 let own = &baselines.users[u];
-                let mut peer = [0.0f64; 168];
-                for v in &baselines.peers.members[u] {
-                    for (h, c) in baselines.users[*v as usize].hour_profile.iter().enumerate() {
-                        peer[h] += f64::from(*c);
-                    }
-                }
+                let view = baselines.peers_of(u as u32);
+                let peer: Vec<f64> = (0..168).map(|h| view.hour(h)).collect();
                 let peer_total: f64 = peer.iter().sum();
                 let own_total = f64::from(own.active_buckets);
                 let mass: Vec<f64> = (0..168)
@@ -82,10 +78,25 @@ impl Detector for TimeOfWeek {
                             / (own_total + p.prior_weight + p.floor_weight)
                     })
                     .collect();
-                // p(h) = mass of all hours no more likely than h.
-                (0..168)
-                    .map(|h| mass.iter().filter(|m| **m <= mass[h]).sum::<f64>().min(1.0))
-                    .collect::<Vec<f64>>()
+                // p(h) = mass of all hours no more likely than h: a running
+                // sum over the masses in ascending order; equal masses share a p.
+                let mut order: Vec<usize> = (0..168).collect();
+                order.sort_by(|a, b| mass[*a].total_cmp(&mass[*b]));
+                let mut tail = vec![0.0; 168];
+                let mut running = 0.0;
+                let mut i = 0;
+                while i < order.len() {
+                    let mut j = i;
+                    while j < order.len() && mass[order[j]] == mass[order[i]] {
+                        running += mass[order[j]];
+                        j += 1;
+                    }
+                    for h in &order[i..j] {
+                        tail[*h] = f64::min(running, 1.0);
+                    }
+                    i = j;
+                }
+                tail
             })
             .collect();
         Ok(Box::new(FittedTimeOfWeek {

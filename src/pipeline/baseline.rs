@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::context::Peers;
+use super::context::{PeerSource, Peers};
 use super::load::{Activity, Attr, CountRow, SeenRow, BREADTH_KINDS};
 use crate::intern::Interner;
 use crate::window::{hour_of_week, Bucket, Window, MICROS_PER_DAY};
@@ -33,6 +33,97 @@ impl UserBaseline {
     pub fn has_history(&self) -> bool {
         self.active_buckets > 0
     }
+
+    /// New values per active day in the second half of the baseline.
+    pub fn novelty_rates(&self) -> Option<[f64; Attr::ALL.len()]> {
+        (self.late_active_days > 0).then(|| {
+            self.late_novel
+                .map(|n| f64::from(n) / f64::from(self.late_active_days))
+        })
+    }
+}
+
+/// Baseline totals over a set of identities, so that "this identity's peers"
+/// is one subtraction instead of a sum over hundreds of teammates.
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    pub members: usize,
+    pub active_buckets: f64,
+    pub active_days: f64,
+    pub action_counts: HashMap<u32, f64>,
+    pub hour_profile: Vec<f64>,
+    pub breadth_sum: [f64; BREADTH_KINDS.len()],
+    /// Sum over members with a late baseline of their novelty rates, and how many.
+    pub novelty_rate_sum: [f64; Attr::ALL.len()],
+    pub novelty_rated: usize,
+}
+
+impl Pool {
+    fn add(&mut self, b: &UserBaseline) {
+        if self.hour_profile.is_empty() {
+            self.hour_profile = vec![0.0; 168];
+        }
+        self.active_buckets += f64::from(b.active_buckets);
+        self.active_days += f64::from(b.active_days);
+        for (a, c) in &b.action_counts {
+            *self.action_counts.entry(*a).or_default() += *c as f64;
+        }
+        for (h, c) in self.hour_profile.iter_mut().zip(&b.hour_profile) {
+            *h += f64::from(*c);
+        }
+        for (s, c) in self.breadth_sum.iter_mut().zip(b.breadth_sum) {
+            *s += c as f64;
+        }
+        if let Some(rates) = b.novelty_rates() {
+            for (s, r) in self.novelty_rate_sum.iter_mut().zip(rates) {
+                *s += r;
+            }
+            self.novelty_rated += 1;
+        }
+    }
+}
+
+/// An identity's peers, seen through their pool (minus the identity itself).
+pub struct PeerView<'a> {
+    pool: &'a Pool,
+    own: Option<&'a UserBaseline>,
+}
+
+impl PeerView<'_> {
+    fn minus(&self, total: f64, own: impl Fn(&UserBaseline) -> f64) -> f64 {
+        (total - self.own.map_or(0.0, own)).max(0.0)
+    }
+    pub fn active_buckets(&self) -> f64 {
+        self.minus(self.pool.active_buckets, |b| f64::from(b.active_buckets))
+    }
+    pub fn active_days(&self) -> f64 {
+        self.minus(self.pool.active_days, |b| f64::from(b.active_days))
+    }
+    pub fn action_count(&self, action: u32) -> f64 {
+        let total = self.pool.action_counts.get(&action).copied().unwrap_or(0.0);
+        self.minus(total, |b| {
+            b.action_counts.get(&action).copied().unwrap_or(0) as f64
+        })
+    }
+    pub fn hour(&self, h: usize) -> f64 {
+        self.minus(self.pool.hour_profile.get(h).copied().unwrap_or(0.0), |b| {
+            f64::from(b.hour_profile[h])
+        })
+    }
+    pub fn breadth_sum(&self, k: usize) -> f64 {
+        self.minus(self.pool.breadth_sum[k], |b| b.breadth_sum[k] as f64)
+    }
+    /// Mean novelty rate of the peers that have one, per attribute index.
+    pub fn novelty_rate(&self, attr_index: usize) -> f64 {
+        let own = self.own.and_then(UserBaseline::novelty_rates);
+        let sum = self.pool.novelty_rate_sum[attr_index] - own.map_or(0.0, |r| r[attr_index]);
+        let n = self.pool.novelty_rated - usize::from(own.is_some());
+        if n == 0 {
+            0.0
+        } else {
+            (sum / n as f64).max(0.0)
+        }
+    }
 }
 
 /// Everything the detectors learn from.
@@ -49,6 +140,35 @@ pub struct Baselines {
     /// For each attribute value, the identities that touched it at any time
     /// in the loaded range (baseline or window): its rarity among peers.
     pub touched_by: HashMap<(Attr, u32), Vec<u32>>,
+    pools: Vec<Pool>,
+    /// Per user: its peers' pool, and whether the user is in it.
+    pool_of: Vec<(usize, bool)>,
+}
+
+impl Baselines {
+    pub fn peers_of(&self, user: u32) -> PeerView<'_> {
+        let (pool, member) = self.pool_of[user as usize];
+        PeerView {
+            pool: &self.pools[pool],
+            own: member.then(|| &self.users[user as usize]),
+        }
+    }
+
+    /// Whether `other` is one of `user`'s peers.
+    pub fn is_peer(&self, user: u32, other: u32) -> bool {
+        if user == other {
+            return false;
+        }
+        match self.peers.source[user as usize] {
+            PeerSource::Learned => self.peers.members[user as usize]
+                .binary_search(&other)
+                .is_ok(),
+            PeerSource::Org => true,
+            PeerSource::Context | PeerSource::Asserted => {
+                self.pool_of[other as usize] == self.pool_of[user as usize]
+            }
+        }
+    }
 }
 
 /// The scoring window, grouped per identity.
@@ -161,6 +281,7 @@ pub fn build(
     for list in current.counts.iter_mut() {
         list.sort_by_key(|r| (r.bucket, r.action));
     }
+    let (pools, pool_of) = pools(&users, &peers);
     (
         Baselines {
             user_names: activity.users,
@@ -170,7 +291,58 @@ pub fn build(
             users,
             peers,
             touched_by,
+            pools,
+            pool_of,
         },
         current,
     )
+}
+
+/// One pool per declared group (members include the identity, subtracted
+/// on use), one per learned peer set, and one for the whole org.
+fn pools(users: &[UserBaseline], peers: &Peers) -> (Vec<Pool>, Vec<(usize, bool)>) {
+    let mut pools: Vec<Pool> = Vec::new();
+    let mut by_label: HashMap<&str, usize> = HashMap::new();
+    let mut org = None;
+    let mut pool_of = Vec::with_capacity(users.len());
+    for u in 0..users.len() {
+        let entry = match peers.source[u] {
+            PeerSource::Context | PeerSource::Asserted => {
+                let i = *by_label.entry(peers.label[u].as_str()).or_insert_with(|| {
+                    pools.push(Pool::default());
+                    pools.len() - 1
+                });
+                (i, true)
+            }
+            PeerSource::Org => {
+                let i = *org.get_or_insert_with(|| {
+                    let mut pool = Pool::default();
+                    for b in users {
+                        pool.add(b);
+                    }
+                    pool.members = users.len();
+                    pools.push(pool);
+                    pools.len() - 1
+                });
+                (i, true)
+            }
+            PeerSource::Learned => {
+                let mut pool = Pool::default();
+                for v in &peers.members[u] {
+                    pool.add(&users[*v as usize]);
+                }
+                pool.members = peers.members[u].len();
+                pools.push(pool);
+                (pools.len() - 1, false)
+            }
+        };
+        pool_of.push(entry);
+    }
+    for (u, (i, member)) in pool_of.iter().enumerate() {
+        if *member && Some(*i) != org {
+            pools[*i].add(&users[u]);
+            pools[*i].members += 1;
+        }
+    }
+    (pools, pool_of)
 }

@@ -37,7 +37,7 @@ pub struct Peers {
     /// `learned: like ana@example.com`.
     pub label: Vec<String>,
     pub source: Vec<PeerSource>,
-    /// Other identities in the group (never the identity itself).
+    /// Other identities in the group (never the identity itself), sorted.
     pub members: Vec<Vec<u32>>,
 }
 
@@ -143,7 +143,9 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
             let first = near.first().map(|v| activity.users.name(*v)).unwrap_or("?");
             peers.label.push(format!("learned: like {first}"));
             peers.source.push(PeerSource::Learned);
-            peers.members.push(near.clone());
+            let mut sorted = near.clone();
+            sorted.sort_unstable();
+            peers.members.push(sorted);
         } else {
             peers.label.push("org".into());
             peers.source.push(PeerSource::Org);

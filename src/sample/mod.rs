@@ -11,7 +11,7 @@
 mod org;
 mod scenarios;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -196,6 +196,7 @@ impl Emit {
         pod
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn aws(
         &mut self,
         t: i64,
@@ -214,6 +215,7 @@ impl Emit {
         self.rows.push(row);
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn gcp(
         &mut self,
         t: i64,
@@ -301,7 +303,7 @@ pub fn generate(opts: &SampleOptions, out: &Path) -> Result<SampleSummary, Sampl
     let org = Org::new(opts.users, opts.seed);
     let first_day = opts.end - chrono::Days::new(u64::from(opts.days) - 1);
     let scoring_from = opts.end - chrono::Days::new(u64::from(opts.scoring_days) - 1);
-    let mut plan = scenarios::Plan::new(&org, opts, first_day, scoring_from);
+    let mut plan = scenarios::Plan::new(&org, opts);
     let whole_window_people = plan.whole_window_people(&org);
     let mut labels = scenarios::Labels::default();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -554,6 +556,7 @@ fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
 mod tests {
     use super::*;
     use crate::schema;
+    use std::collections::BTreeSet;
 
     fn small(seed: u64) -> SampleOptions {
         SampleOptions {

@@ -61,12 +61,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(
-        org: &Org,
-        opts: &SampleOptions,
-        _first: chrono::NaiveDate,
-        _scoring_from: chrono::NaiveDate,
-    ) -> Plan {
+    pub fn new(org: &Org, opts: &SampleOptions) -> Plan {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5ce7);
         let s = i64::from(opts.days - opts.scoring_days);
         let mut used = BTreeSet::new();
@@ -288,7 +283,6 @@ pub fn routine(
     day: i64,
     per_day: f64,
 ) {
-    let _ = opts;
     let sa_groups = vec![
         "system:serviceaccounts".to_owned(),
         "system:authenticated".to_owned(),
