@@ -20,8 +20,16 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
         return Ok(());
     }
     let users: BTreeSet<&str> = findings.iter().map(|f| f.user.as_str()).collect();
+    // Only the scoring window's partitions hold evidence.
+    let first = crate::window::date_of(window.start);
+    let window_files: Vec<_> = files
+        .files
+        .iter()
+        .filter(|f| f.date >= first)
+        .cloned()
+        .collect();
     let users = Series::new("users".into(), users.into_iter().collect::<Vec<_>>());
-    let df = events_frame(files, &[USER, ACTION, SOURCE, EVENT_ID])?
+    let df = events_frame(&window_files, &[USER, ACTION, SOURCE, EVENT_ID])?
         .filter(
             col("t")
                 .gt_eq(lit(window.start))

@@ -4,12 +4,14 @@
 //!
 //! Input: `<lake>/events/dt=YYYY-MM-DD/*.parquet`. Output: [`Activity`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -240,16 +242,14 @@ pub struct Activity {
 }
 
 const T: &str = "t";
-const BUCKET: &str = "bucket";
-const DAY: &str = "day";
 const MISPLACED: &str = "misplaced";
 
-/// Every usable event in the run's range, one lazy frame over all files:
-/// projected to the columns the detectors use, with missing optional columns
-/// as nulls and a flag for rows outside their partition's date.
-pub fn events_frame(files: &LakeFiles, columns: &[&str]) -> Result<LazyFrame> {
-    let mut frames = Vec::with_capacity(files.files.len());
-    for file in &files.files {
+/// Every event in `files`, one lazy frame: projected to `columns` (missing
+/// optional columns become nulls), `event_time` as `t` in microseconds, and a
+/// `misplaced` flag for rows outside their partition's date.
+pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFrame> {
+    let mut frames = Vec::with_capacity(files.len());
+    for file in files {
         let day0 = day_start(file.date);
         let path = PlRefPath::new(file.path.to_string_lossy().as_ref());
         let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
@@ -279,233 +279,316 @@ pub fn events_frame(files: &LakeFiles, columns: &[&str]) -> Result<LazyFrame> {
     concat(frames, UnionArgs::default()).map_err(Error::query("combining partitions"))
 }
 
-/// Rows that count: a user, inside their partition's date and inside the
-/// run's range, one copy per `(source, event_id)`.
-fn usable(events: LazyFrame, window: &Window) -> LazyFrame {
-    events
-        .filter(
-            col(USER)
-                .is_not_null()
-                .and(col(MISPLACED).not())
-                .and(col(T).gt_eq(lit(window.baseline_start)))
-                .and(col(T).lt(lit(window.end))),
-        )
-        .unique(Some(cols([SOURCE, EVENT_ID])), UniqueKeepStrategy::Any)
-}
+/// Days aggregated at once: each reads its partition with Polars and folds
+/// its rows in Rust, so two days keep both cores busy and memory holds only
+/// the days in flight.
+const DAYS_IN_FLIGHT: usize = 2;
 
-/// Scans the files once and builds every aggregate the detectors need.
+/// Columns the aggregation reads.
+const SCAN_COLUMNS: [&str; 12] = [
+    USER, TOOL, ACTION, SOURCE, EVENT_ID, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
+    GROUPS,
+];
+
+/// Reads the files one UTC day at a time and folds every usable event into
+/// the aggregates the detectors need. Rows that are not usable are counted:
+/// null users, rows outside their partition's date, and second copies of a
+/// `(source, event_id)` (the same event is always filed under the same date,
+/// so duplicates are found within a partition).
 pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activity> {
-    let columns = [
-        USER, TOOL, ACTION, SOURCE, EVENT_ID, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD,
-        ACCOUNT_ID, GROUPS,
-    ];
-    let events = events_frame(files, &columns)?;
-    let in_range = col(T)
-        .gt_eq(lit(window.baseline_start))
-        .and(col(T).lt(lit(window.end)));
-    let quality_plan = events.clone().select([
-        len().cast(DataType::UInt64).alias("rows"),
-        col(USER)
-            .null_count()
-            .cast(DataType::UInt64)
-            .alias("null_user"),
-        col(MISPLACED)
-            .and(col(USER).is_not_null())
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("misplaced"),
-        col(USER)
-            .is_not_null()
-            .and(col(MISPLACED).not())
-            .and(in_range)
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("valid"),
-    ]);
-    let usable = usable(events, window).with_columns([
-        (col(T) - col(T) % lit(bucket.micros)).alias(BUCKET),
-        (col(T) - col(T) % lit(MICROS_PER_DAY)).alias(DAY),
-    ]);
-    let counts_plan = usable
-        .clone()
-        .group_by([col(USER), col(BUCKET), col(TOOL), col(ACTION)])
-        .agg([len().cast(DataType::UInt32).alias("n")]);
-    let seen_plans = Attr::ALL.map(|attr| {
-        let c = attr.column();
-        usable
-            .clone()
-            .filter(col(c).is_not_null())
-            .group_by([col(USER), col(c)])
-            .agg([
-                col(T).min().alias("first"),
-                col(T)
-                    .lt(lit(window.start))
-                    .sum()
-                    .cast(DataType::UInt32)
-                    .alias("n_baseline"),
-                col(T)
-                    .gt_eq(lit(window.start))
-                    .sum()
-                    .cast(DataType::UInt32)
-                    .alias("n_window"),
-            ])
-    });
-    let breadth_plan = usable
-        .clone()
-        .group_by([col(USER), col(DAY)])
-        .agg(BREADTH_KINDS.map(|c| {
-            col(c)
-                .drop_nulls()
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias(c)
-        }));
-    let groups_plan = usable
-        .filter(col(GROUPS).is_not_null())
-        .group_by([col(USER)])
-        .agg([col(GROUPS).last()]);
-
-    let mut plans = vec![quality_plan.logical_plan, counts_plan.logical_plan];
-    plans.extend(seen_plans.map(|p| p.logical_plan));
-    plans.push(breadth_plan.logical_plan);
-    plans.push(groups_plan.logical_plan);
-    let mut frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
-        .map_err(Error::query("aggregating events"))?
-        .into_iter();
-    let mut next = || frames.next().expect("one frame per plan");
-    let quality_df = next();
-    let counts_df = next();
-    let seen_dfs: Vec<DataFrame> = Attr::ALL.iter().map(|_| next()).collect();
-    let breadth_df = next();
-    let groups_df = next();
-
-    let mut activity = Activity::default();
-    read_counts(&mut activity, &counts_df).map_err(Error::query("reading counts"))?;
-    for (attr, df) in Attr::ALL.iter().zip(&seen_dfs) {
-        read_seen(&mut activity, *attr, df).map_err(Error::query("reading seen sets"))?;
+    let mut days: BTreeMap<NaiveDate, Vec<PartitionFile>> = BTreeMap::new();
+    for f in &files.files {
+        days.entry(f.date).or_default().push(f.clone());
     }
-    read_breadth(&mut activity, &breadth_df).map_err(Error::query("reading breadth"))?;
-    read_groups(&mut activity, &groups_df).map_err(Error::query("reading groups"))?;
-    // Polars' hash aggregation returns rows in no fixed order: renumber ids
-    // by name and sort, so every later stage is deterministic.
-    renumber(&mut activity);
-    activity
-        .counts
-        .sort_unstable_by_key(|r| (r.user, r.bucket, r.tool, r.action));
-    activity
-        .seen
-        .sort_unstable_by_key(|r| (r.user, r.attr, r.value));
-    activity.breadth.sort_unstable_by_key(|r| (r.user, r.day));
-
-    let q = |name: &str| -> u64 {
-        quality_df
-            .column(name)
-            .ok()
-            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
-            .unwrap_or(0)
-    };
-    let events_used: u64 = activity.counts.iter().map(|r| u64::from(r.n)).sum();
-    activity.quality = Quality {
-        rows_read: q("rows"),
-        skipped_null_user: q("null_user"),
-        skipped_outside_partition: q("misplaced"),
-        skipped_duplicates: q("valid").saturating_sub(events_used),
-        events: events_used,
-        window_events: activity
-            .counts
-            .iter()
-            .filter(|r| window.in_window(r.bucket))
-            .map(|r| u64::from(r.n))
-            .sum(),
-    };
-    Ok(activity)
-}
-
-fn read_counts(a: &mut Activity, df: &DataFrame) -> PolarsResult<()> {
-    let users = df.column(USER)?.str()?;
-    let buckets = df.column(BUCKET)?.i64()?;
-    let tools = df.column(TOOL)?.str()?;
-    let actions = df.column(ACTION)?.str()?;
-    let ns = df.column("n")?.u32()?;
-    a.counts.reserve(df.height());
-    for i in 0..df.height() {
-        let (Some(user), Some(bucket), Some(n)) = (users.get(i), buckets.get(i), ns.get(i)) else {
-            continue;
-        };
-        let row = CountRow {
-            user: a.users.id(user),
-            bucket,
-            tool: a.values.id(tools.get(i).unwrap_or("")),
-            action: a.values.id(actions.get(i).unwrap_or("")),
-            n,
-        };
-        a.counts.push(row);
-    }
-    Ok(())
-}
-
-fn read_seen(a: &mut Activity, attr: Attr, df: &DataFrame) -> PolarsResult<()> {
-    let users = df.column(USER)?.str()?;
-    let values = df.column(attr.column())?.str()?;
-    let first = df.column("first")?.i64()?;
-    let n_baseline = df.column("n_baseline")?.u32()?;
-    let n_window = df.column("n_window")?.u32()?;
-    for i in 0..df.height() {
-        let (Some(user), Some(value), Some(first)) = (users.get(i), values.get(i), first.get(i))
-        else {
-            continue;
-        };
-        a.seen.push(SeenRow {
-            user: a.users.id(user),
-            attr,
-            value: a.values.id(value),
-            first,
-            n_baseline: n_baseline.get(i).unwrap_or(0),
-            n_window: n_window.get(i).unwrap_or(0),
-        });
-    }
-    Ok(())
-}
-
-fn read_breadth(a: &mut Activity, df: &DataFrame) -> PolarsResult<()> {
-    let users = df.column(USER)?.str()?;
-    let days = df.column(DAY)?.i64()?;
-    let kinds: Vec<&UInt32Chunked> = BREADTH_KINDS
-        .iter()
-        .map(|c| df.column(c).and_then(|c| c.u32()))
-        .collect::<PolarsResult<_>>()?;
-    for i in 0..df.height() {
-        let (Some(user), Some(day)) = (users.get(i), days.get(i)) else {
-            continue;
-        };
-        let mut distinct = [0u32; BREADTH_KINDS.len()];
-        for (d, k) in distinct.iter_mut().zip(&kinds) {
-            *d = k.get(i).unwrap_or(0);
+    let days: Vec<(NaiveDate, Vec<PartitionFile>)> = days.into_iter().collect();
+    let mut merged = Merged::default();
+    for batch in days.chunks(DAYS_IN_FLIGHT) {
+        let results: Vec<Result<DayAggregate>> = batch
+            .par_iter()
+            .map(|(date, files)| aggregate_day(*date, files, window, bucket))
+            .collect();
+        for day in results {
+            merged.add(day?);
         }
-        a.breadth.push(BreadthRow {
-            user: a.users.id(user),
-            day,
-            distinct,
-        });
     }
-    Ok(())
+    Ok(merged.finish())
 }
 
-fn read_groups(a: &mut Activity, df: &DataFrame) -> PolarsResult<()> {
-    let users = df.column(USER)?.str()?;
+/// What one row says, as ids into the day's string table (`NONE` = null):
+/// user, tool, action, namespace, target, source IP, user agent, pod, account.
+type Signature = [u32; 9];
+const NONE: u32 = u32::MAX;
+
+/// Events of one signature in one bucket.
+#[derive(Debug, Clone, Copy)]
+struct SignatureAcc {
+    n: u32,
+    n_window: u32,
+    first: i64,
+}
+
+/// One day's aggregates, with its own string table.
+#[derive(Default)]
+struct DayAggregate {
+    day0: i64,
+    names: Vec<String>,
+    /// Rows folded by (signature, bucket): one hash update per row; the
+    /// per-attribute aggregates are expanded from these.
+    signatures: FxHashMap<(Signature, i64), SignatureAcc>,
+    groups: Vec<(u32, i64, Vec<String>)>,
+    quality: Quality,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenAcc {
+    first: i64,
+    n_baseline: u32,
+    n_window: u32,
+}
+
+/// Borrowed-string interning for one day's rows.
+#[derive(Default)]
+struct LocalNames<'a> {
+    ids: FxHashMap<&'a str, u32>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> LocalNames<'a> {
+    fn id(&mut self, s: Option<&'a str>) -> u32 {
+        let Some(s) = s else { return NONE };
+        let next = self.names.len() as u32;
+        *self.ids.entry(s).or_insert_with(|| {
+            self.names.push(s);
+            next
+        })
+    }
+}
+
+fn aggregate_day(
+    date: NaiveDate,
+    files: &[PartitionFile],
+    window: &Window,
+    bucket: Bucket,
+) -> Result<DayAggregate> {
+    let doing = || format!("reading partition dt={date}");
+    let df = events_frame(files, &SCAN_COLUMNS)?
+        .collect()
+        .map_err(Error::query(doing()))?;
+    fold_day(date, &df, window, bucket).map_err(Error::query(doing()))
+}
+
+fn fold_day(
+    date: NaiveDate,
+    df: &DataFrame,
+    window: &Window,
+    bucket: Bucket,
+) -> PolarsResult<DayAggregate> {
+    let day0 = day_start(date);
+    let mut out = DayAggregate {
+        day0,
+        ..Default::default()
+    };
+    let strings = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
+    let mut times = df.column(T)?.i64()?.iter();
+    let mut sources = strings(SOURCE)?.iter();
+    let mut event_ids = strings(EVENT_ID)?.iter();
+    // In `Signature` order.
+    let mut columns = Vec::with_capacity(9);
+    for c in [
+        USER, TOOL, ACTION, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
+    ] {
+        columns.push(strings(c)?.iter());
+    }
     let groups = df.column(GROUPS)?.list()?;
-    for i in 0..df.height() {
-        let (Some(user), Some(list)) = (users.get(i), groups.get_as_series(i)) else {
+
+    let mut names = LocalNames::default();
+    let mut events_seen: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut latest_groups: FxHashMap<u32, (i64, usize)> = FxHashMap::default();
+    let q = &mut out.quality;
+    for row in 0..df.height() {
+        let t = times.next().flatten();
+        let source = sources.next().flatten().unwrap_or("");
+        let event_id = event_ids.next().flatten().unwrap_or("");
+        let values: [Option<&str>; 9] = std::array::from_fn(|i| columns[i].next().flatten());
+        q.rows_read += 1;
+        let Some(t) = t else { continue };
+        if values[0].is_none() {
+            q.skipped_null_user += 1;
             continue;
-        };
-        let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
-        if !names.is_empty() {
-            let id = a.users.id(user);
-            a.asserted_groups.push((id, names));
+        }
+        if t < day0 || t >= day0 + MICROS_PER_DAY {
+            q.skipped_outside_partition += 1;
+            continue;
+        }
+        if t < window.baseline_start || t >= window.end {
+            continue;
+        }
+        if !events_seen.insert((source, event_id)) {
+            q.skipped_duplicates += 1;
+            continue;
+        }
+        let in_window = t >= window.start;
+        q.events += 1;
+        q.window_events += u64::from(in_window);
+        let signature: Signature = values.map(|v| names.id(v));
+        let acc = out
+            .signatures
+            .entry((signature, bucket.floor(t)))
+            .or_insert(SignatureAcc {
+                n: 0,
+                n_window: 0,
+                first: t,
+            });
+        acc.n += 1;
+        acc.n_window += u32::from(in_window);
+        acc.first = acc.first.min(t);
+        let latest = latest_groups.entry(signature[0]).or_insert((t, row));
+        if t >= latest.0 {
+            *latest = (t, row);
         }
     }
-    a.asserted_groups.sort();
-    Ok(())
+    for (u, (t, row)) in latest_groups {
+        if let Some(list) = groups.get_as_series(row) {
+            let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
+            if !names.is_empty() {
+                out.groups.push((u, t, names));
+            }
+        }
+    }
+    out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
+    Ok(out)
+}
+
+/// All days folded together.
+#[derive(Default)]
+struct Merged {
+    users: Interner,
+    values: Interner,
+    counts: Vec<CountRow>,
+    seen: FxHashMap<(u32, Attr, u32), SeenAcc>,
+    breadth: Vec<BreadthRow>,
+    groups: FxHashMap<u32, (i64, Vec<String>)>,
+    quality: Quality,
+}
+
+/// Signature positions of the attributes watched for novelty, and of the
+/// breadth kinds (`BREADTH_KINDS` order).
+const SEEN_AT: [(Attr, usize); 5] = [
+    (Attr::Action, 2),
+    (Attr::Namespace, 3),
+    (Attr::Target, 4),
+    (Attr::SrcIp, 5),
+    (Attr::UserAgent, 6),
+];
+const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [3, 7, 4, 8];
+
+impl Merged {
+    fn add(&mut self, day: DayAggregate) {
+        // Local ids map to user or value ids on first use.
+        let mut as_user: Vec<Option<u32>> = vec![None; day.names.len()];
+        let mut as_value: Vec<Option<u32>> = vec![None; day.names.len()];
+        let (users, values) = (&mut self.users, &mut self.values);
+        let mut user = |id: u32| {
+            *as_user[id as usize].get_or_insert_with(|| users.id(&day.names[id as usize]))
+        };
+        let mut value = |id: u32| {
+            *as_value[id as usize].get_or_insert_with(|| values.id(&day.names[id as usize]))
+        };
+        let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
+        let mut distinct: FxHashSet<(u32, usize, u32)> = FxHashSet::default();
+        let mut breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]> = FxHashMap::default();
+        for ((sig, bucket), acc) in &day.signatures {
+            let u = user(sig[0]);
+            *counts
+                .entry((u, *bucket, value(sig[1]), value(sig[2])))
+                .or_default() += acc.n;
+            for (attr, at) in SEEN_AT {
+                if sig[at] == NONE {
+                    continue;
+                }
+                let slot = self
+                    .seen
+                    .entry((u, attr, value(sig[at])))
+                    .or_insert(SeenAcc {
+                        first: acc.first,
+                        n_baseline: 0,
+                        n_window: 0,
+                    });
+                slot.first = slot.first.min(acc.first);
+                slot.n_baseline += acc.n - acc.n_window;
+                slot.n_window += acc.n_window;
+            }
+            for (k, at) in BREADTH_AT.iter().enumerate() {
+                if sig[*at] != NONE && distinct.insert((u, k, sig[*at])) {
+                    breadth.entry(u).or_default()[k] += 1;
+                }
+            }
+        }
+        self.counts.extend(
+            counts
+                .into_iter()
+                .map(|((user, bucket, tool, action), n)| CountRow {
+                    user,
+                    bucket,
+                    tool,
+                    action,
+                    n,
+                }),
+        );
+        self.breadth
+            .extend(breadth.into_iter().map(|(user, distinct)| BreadthRow {
+                user,
+                day: day.day0,
+                distinct,
+            }));
+        for (u, t, groups) in day.groups {
+            let slot = self.groups.entry(user(u)).or_insert((t, Vec::new()));
+            if t >= slot.0 {
+                *slot = (t, groups);
+            }
+        }
+        let (q, d) = (&mut self.quality, &day.quality);
+        q.rows_read += d.rows_read;
+        q.skipped_null_user += d.skipped_null_user;
+        q.skipped_outside_partition += d.skipped_outside_partition;
+        q.skipped_duplicates += d.skipped_duplicates;
+        q.events += d.events;
+        q.window_events += d.window_events;
+    }
+
+    fn finish(self) -> Activity {
+        let mut activity = Activity {
+            users: self.users,
+            values: self.values,
+            counts: self.counts,
+            seen: self
+                .seen
+                .into_iter()
+                .map(|((user, attr, value), acc)| SeenRow {
+                    user,
+                    attr,
+                    value,
+                    first: acc.first,
+                    n_baseline: acc.n_baseline,
+                    n_window: acc.n_window,
+                })
+                .collect(),
+            breadth: self.breadth,
+            asserted_groups: self.groups.into_iter().map(|(u, (_, g))| (u, g)).collect(),
+            quality: self.quality,
+        };
+        // Hash maps and parallel days return rows in no fixed order: renumber
+        // ids by name and sort, so every later stage is deterministic.
+        renumber(&mut activity);
+        activity
+            .counts
+            .sort_unstable_by_key(|r| (r.user, r.bucket, r.tool, r.action));
+        activity
+            .seen
+            .sort_unstable_by_key(|r| (r.user, r.attr, r.value));
+        activity.breadth.sort_unstable_by_key(|r| (r.user, r.day));
+        activity
+    }
 }
 
 fn renumber(a: &mut Activity) {
