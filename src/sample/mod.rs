@@ -196,6 +196,33 @@ impl Emit {
         pod
     }
 
+    /// A person's own kubectl call, from their usual address and client.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn kubectl(
+        &mut self,
+        person: &org::Person,
+        groups: &[String],
+        t: i64,
+        action: &str,
+        namespace: &str,
+        k: u64,
+        day_index: i64,
+    ) -> Option<String> {
+        let (ip, agent) = (&person.ips[0], &person.kubectl_ua);
+        self.k8s(
+            t,
+            &person.email,
+            "kubectl",
+            action,
+            namespace,
+            k,
+            day_index,
+            ip,
+            agent,
+            Some(groups),
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn aws(
         &mut self,

@@ -444,18 +444,7 @@ pub fn routine(
                     ],
                 );
                 let ns = TEAMS[team].namespaces[rng.random_range(0..TEAMS[team].namespaces.len())];
-                emit.k8s(
-                    t,
-                    &person.email,
-                    "kubectl",
-                    action,
-                    ns,
-                    rng.random_range(0..6),
-                    day,
-                    &person.ips[0],
-                    &person.kubectl_ua,
-                    Some(&groups),
-                );
+                emit.kubectl(person, &groups, t, action, ns, rng.random_range(0..6), day);
             }
         }
         if day >= plan.s && emit.len() > mark {
@@ -560,18 +549,7 @@ pub fn emit_day(
         let mut t = local(person, day0, 14.0);
         for _ in 0..rng.random_range(40..60) {
             t += rng.random_range(20_000_000..70_000_000);
-            emit.k8s(
-                t,
-                &person.email,
-                "kubectl",
-                "create pods/exec",
-                ns,
-                0,
-                day,
-                &person.ips[0],
-                &person.kubectl_ua,
-                Some(&groups(who)),
-            );
+            emit.kubectl(person, &groups(who), t, "create pods/exec", ns, 0, day);
             emit.falco_after_exec(
                 rng,
                 t,
@@ -590,32 +568,10 @@ pub fn emit_day(
         let mut t = local(person, day0, 11.0);
         for ns in other_namespaces(org, who, 10, rng) {
             t += rng.random_range(60_000_000..180_000_000);
-            emit.k8s(
-                t,
-                &person.email,
-                "kubectl",
-                "list secrets",
-                ns,
-                0,
-                day,
-                &person.ips[0],
-                &person.kubectl_ua,
-                Some(&groups(who)),
-            );
+            emit.kubectl(person, &groups(who), t, "list secrets", ns, 0, day);
             for k in 0..rng.random_range(1..3) {
                 t += rng.random_range(5_000_000..20_000_000);
-                emit.k8s(
-                    t,
-                    &person.email,
-                    "kubectl",
-                    "get secrets",
-                    ns,
-                    k,
-                    day,
-                    &person.ips[0],
-                    &person.kubectl_ua,
-                    Some(&groups(who)),
-                );
+                emit.kubectl(person, &groups(who), t, "get secrets", ns, k, day);
             }
         }
         emit.tag_since(mark, plan.label("secret_sweep", &person.email));
@@ -665,17 +621,14 @@ pub fn emit_day(
                 ],
             );
             let ns = namespaces[rng.random_range(0..namespaces.len())];
-            emit.k8s(
+            emit.kubectl(
+                person,
+                &groups(who),
                 t,
-                &person.email,
-                "kubectl",
                 action,
                 ns,
                 rng.random_range(0..6),
                 day,
-                &person.ips[0],
-                &person.kubectl_ua,
-                Some(&groups(who)),
             );
         }
         emit.tag_since(mark, plan.label("offhours_recon", &person.email));
@@ -792,18 +745,7 @@ pub fn emit_day(
         for k in 0..rng.random_range(2..5) {
             t += rng.random_range(5 * MINUTE..40 * MINUTE);
             let ns = namespaces[rng.random_range(0..namespaces.len())];
-            emit.k8s(
-                t,
-                &person.email,
-                "kubectl",
-                "get secrets",
-                ns,
-                k,
-                day,
-                &person.ips[0],
-                &person.kubectl_ua,
-                Some(&groups(who)),
-            );
+            emit.kubectl(person, &groups(who), t, "get secrets", ns, k, day);
         }
         emit.tag_since(mark, plan.label("slow_and_low", &person.email));
     }
@@ -828,17 +770,14 @@ pub fn emit_day(
                     ],
                 );
                 let ns = TEAMS[team].namespaces[rng.random_range(0..TEAMS[team].namespaces.len())];
-                emit.k8s(
+                emit.kubectl(
+                    person,
+                    &member_groups,
                     t,
-                    &person.email,
-                    "kubectl",
                     action,
                     ns,
                     rng.random_range(0..6),
                     day,
-                    &person.ips[0],
-                    &person.kubectl_ua,
-                    Some(&member_groups),
                 );
             }
             let id = plan.add(
