@@ -271,6 +271,41 @@ fn local(person: &org::Person, day0: i64, hour: f64) -> i64 {
     day0 + ((hour - person.tz as f64) * MICROS_PER_HOUR as f64) as i64
 }
 
+fn ci_groups() -> Vec<String> {
+    ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Reconnaissance from an attacker's laptop: list and read across namespaces
+/// with a human kubectl, optionally opening shells.
+struct Sweep<'a> {
+    user: &'a str,
+    groups: Option<&'a [String]>,
+    ip: &'a str,
+    calls: std::ops::Range<u32>,
+    gap: std::ops::Range<i64>,
+    actions: &'a [(&'a str, f64)],
+    shell_after_exec: bool,
+}
+
+impl Sweep<'_> {
+    fn emit(&self, emit: &mut Emit, rng: &mut ChaCha8Rng, start: i64, namespaces: &[&str], day: i64) {
+        let mut t = start;
+        for _ in 0..rng.random_range(self.calls.clone()) {
+            t += rng.random_range(self.gap.clone());
+            let action = weighted(rng, self.actions);
+            let ns = namespaces[rng.random_range(0..namespaces.len())];
+            let k = rng.random_range(0..4);
+            let agent = "kubectl/v1.31.0 (darwin/arm64) kubernetes/9d1c2b3";
+            emit.k8s(t, self.user, "kubectl", action, ns, k, day, self.ip, agent, self.groups);
+            if self.shell_after_exec && action == "create pods/exec" {
+                emit.falco_after_exec(rng, t, self.user, ns, day, &["sh", "env", "cat", "curl"]);
+            }
+        }
+    }
+}
+
 /// Machines and rotations: control plane, CI, bots, on-call, release day.
 #[allow(clippy::too_many_arguments)]
 pub fn routine(
@@ -317,11 +352,7 @@ pub fn routine(
         );
     }
     // CI deployer: pipeline bursts into every team's namespaces, any hour.
-    let ci_groups = vec![
-        "system:serviceaccounts".to_owned(),
-        "system:serviceaccounts:ci".to_owned(),
-        "system:authenticated".to_owned(),
-    ];
+    let ci_groups = ci_groups();
     let ci_scale = (0.05 * per_day / 12.0 / 17.0).max(0.3);
     for _ in 0..((12.0 * ci_scale) as usize).max(4) {
         let team = &TEAMS[rng.random_range(0..TEAMS.len())];
@@ -667,73 +698,43 @@ pub fn emit_day(
         emit.tag_since(mark, plan.label("exfil_volume", &person.email));
 
         let mark = emit.len();
-        let mut t = day0 + 20 * MICROS_PER_HOUR;
         let namespaces = other_namespaces(org, 0, 8, rng);
-        for _ in 0..rng.random_range(40..60) {
-            t += rng.random_range(30_000_000..150_000_000);
-            let action = weighted(
-                rng,
-                &[
-                    ("list namespaces", 1.0),
-                    ("list secrets", 3.0),
-                    ("get secrets", 3.0),
-                    ("list pods", 3.0),
-                    ("create pods/exec", 1.0),
-                ],
-            );
-            let ns = namespaces[rng.random_range(0..namespaces.len())];
-            emit.k8s(
-                t,
-                NEW_ACCOUNT,
-                "kubectl",
-                action,
-                ns,
-                rng.random_range(0..4),
-                day,
-                "198.51.100.200",
-                "kubectl/v1.31.0 (darwin/arm64) kubernetes/9d1c2b3",
-                None,
-            );
-            if action == "create pods/exec" {
-                emit.falco_after_exec(rng, t, NEW_ACCOUNT, ns, day, &["sh", "env", "cat", "curl"]);
-            }
-        }
+        let sweep = Sweep {
+            user: NEW_ACCOUNT,
+            groups: None,
+            ip: "198.51.100.200",
+            calls: 40..60,
+            gap: 30_000_000..150_000_000,
+            actions: &[
+                ("list namespaces", 1.0),
+                ("list secrets", 3.0),
+                ("get secrets", 3.0),
+                ("list pods", 3.0),
+                ("create pods/exec", 1.0),
+            ],
+            shell_after_exec: true,
+        };
+        sweep.emit(emit, rng, day0 + 20 * MICROS_PER_HOUR, &namespaces, day);
         emit.tag_since(mark, plan.label("new_account_sweep", NEW_ACCOUNT));
     }
     if day == s + 2 {
-        let ci_groups = vec![
-            "system:serviceaccounts".to_owned(),
-            "system:serviceaccounts:ci".to_owned(),
-            "system:authenticated".to_owned(),
-        ];
         let mark = emit.len();
-        let mut t = day0 + 2 * MICROS_PER_HOUR;
         let namespaces = other_namespaces(org, 0, 5, rng);
-        for _ in 0..rng.random_range(15..30) {
-            t += rng.random_range(20_000_000..120_000_000);
-            let action = weighted(
-                rng,
-                &[
-                    ("list namespaces", 1.0),
-                    ("list secrets", 3.0),
-                    ("get secrets", 3.0),
-                    ("create pods/exec", 1.0),
-                ],
-            );
-            let ns = namespaces[rng.random_range(0..namespaces.len())];
-            emit.k8s(
-                t,
-                CI,
-                "kubectl",
-                action,
-                ns,
-                rng.random_range(0..4),
-                day,
-                "203.0.113.77",
-                "kubectl/v1.31.0 (darwin/arm64) kubernetes/9d1c2b3",
-                Some(&ci_groups),
-            );
-        }
+        let sweep = Sweep {
+            user: CI,
+            groups: Some(&ci_groups()),
+            ip: "203.0.113.77",
+            calls: 15..30,
+            gap: 20_000_000..120_000_000,
+            actions: &[
+                ("list namespaces", 1.0),
+                ("list secrets", 3.0),
+                ("get secrets", 3.0),
+                ("create pods/exec", 1.0),
+            ],
+            shell_after_exec: false,
+        };
+        sweep.emit(emit, rng, day0 + 2 * MICROS_PER_HOUR, &namespaces, day);
         emit.tag_since(mark, plan.label("stolen_ci_token", CI));
     }
     if (s..s + 6).contains(&day) {
