@@ -58,34 +58,8 @@ pub fn top_findings(
         by_user.entry(e.user).or_default().push((*d, e));
     }
     let mut candidates = Vec::new();
-    for (user, mut evidence) in by_user {
-        evidence.sort_by(|a, b| {
-            (a.1.start, a.1.end, a.0)
-                .cmp(&(b.1.start, b.1.end, b.0))
-                .then(a.1.p_value.total_cmp(&b.1.p_value))
-        });
-        let mut cluster: Vec<(usize, &Evidence)> = Vec::new();
-        let mut cluster_end = i64::MIN;
-        for item in evidence {
-            if !cluster.is_empty() && item.1.start > cluster_end + width {
-                candidates.push(finding(
-                    user,
-                    &cluster,
-                    n_detectors,
-                    scored,
-                    baselines,
-                    window,
-                ));
-                cluster.clear();
-            }
-            cluster_end = if cluster.is_empty() {
-                item.1.end
-            } else {
-                cluster_end.max(item.1.end)
-            };
-            cluster.push(item);
-        }
-        if !cluster.is_empty() {
+    for (user, evidence) in by_user {
+        for cluster in touching(evidence, width) {
             candidates.push(finding(
                 user,
                 &cluster,
@@ -109,6 +83,31 @@ pub fn top_findings(
         f.rank = i as u32 + 1;
     }
     (candidates, total)
+}
+
+/// Groups one identity's evidence into runs whose spans overlap or touch
+/// (a gap of at most one bucket).
+fn touching(mut evidence: Vec<(usize, &Evidence)>, width: i64) -> Vec<Vec<(usize, &Evidence)>> {
+    evidence.sort_by(|a, b| {
+        (a.1.start, a.1.end, a.0)
+            .cmp(&(b.1.start, b.1.end, b.0))
+            .then(a.1.p_value.total_cmp(&b.1.p_value))
+    });
+    let mut clusters: Vec<Vec<(usize, &Evidence)>> = Vec::new();
+    let mut end = i64::MIN;
+    for item in evidence {
+        match clusters.last_mut() {
+            Some(cluster) if item.1.start <= end + width => {
+                end = end.max(item.1.end);
+                cluster.push(item);
+            }
+            _ => {
+                end = item.1.end;
+                clusters.push(vec![item]);
+            }
+        }
+    }
+    clusters
 }
 
 fn finding(
@@ -224,4 +223,39 @@ pub fn finding_id(user: &str, start: i64, end: i64) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(start: i64, end: i64) -> Evidence {
+        Evidence {
+            user: 0,
+            start,
+            end,
+            p_value: 0.01,
+            reason: String::new(),
+            observed: 0.0,
+            expected: 0.0,
+            actions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn evidence_in_adjacent_buckets_merges_and_a_gap_splits() {
+        let (a, b, c) = (evidence(0, 10), evidence(10, 20), evidence(35, 40));
+        let clusters = touching(vec![(0, &c), (1, &a), (0, &b)], 10);
+        let sizes: Vec<usize> = clusters.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 1]);
+        // One empty bucket between two pieces of evidence still merges them.
+        let d = evidence(30, 40);
+        assert_eq!(touching(vec![(0, &a), (0, &b), (0, &d)], 10).len(), 1);
+    }
+
+    #[test]
+    fn finding_ids_are_stable_and_distinguish_spans() {
+        assert_eq!(finding_id("a", 1, 2), finding_id("a", 1, 2));
+        assert_ne!(finding_id("a", 1, 2), finding_id("a", 1, 3));
+    }
 }

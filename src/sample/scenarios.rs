@@ -272,9 +272,13 @@ fn local(person: &org::Person, day0: i64, hour: f64) -> i64 {
 }
 
 fn ci_groups() -> Vec<String> {
-    ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]
-        .map(String::from)
-        .to_vec()
+    [
+        "system:serviceaccounts",
+        "system:serviceaccounts:ci",
+        "system:authenticated",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Reconnaissance from an attacker's laptop: list and read across namespaces
@@ -290,7 +294,14 @@ struct Sweep<'a> {
 }
 
 impl Sweep<'_> {
-    fn emit(&self, emit: &mut Emit, rng: &mut ChaCha8Rng, start: i64, namespaces: &[&str], day: i64) {
+    fn emit(
+        &self,
+        emit: &mut Emit,
+        rng: &mut ChaCha8Rng,
+        start: i64,
+        namespaces: &[&str],
+        day: i64,
+    ) {
         let mut t = start;
         for _ in 0..rng.random_range(self.calls.clone()) {
             t += rng.random_range(self.gap.clone());
@@ -298,7 +309,18 @@ impl Sweep<'_> {
             let ns = namespaces[rng.random_range(0..namespaces.len())];
             let k = rng.random_range(0..4);
             let agent = "kubectl/v1.31.0 (darwin/arm64) kubernetes/9d1c2b3";
-            emit.k8s(t, self.user, "kubectl", action, ns, k, day, self.ip, agent, self.groups);
+            emit.k8s(
+                t,
+                self.user,
+                "kubectl",
+                action,
+                ns,
+                k,
+                day,
+                self.ip,
+                agent,
+                self.groups,
+            );
             if self.shell_after_exec && action == "create pods/exec" {
                 emit.falco_after_exec(rng, t, self.user, ns, day, &["sh", "env", "cat", "curl"]);
             }
