@@ -93,22 +93,24 @@ fn unparseable_date_is_a_usage_error() {
     assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));
 }
 
-#[test]
-fn model_with_unknown_key_names_file_line_and_column() {
+/// Runs on a fixture lake with a single model file `spike.toml` holding `model`.
+fn run_with_model(model: &str) -> std::process::Output {
     let lake = tempfile::tempdir().unwrap();
     Org::ordinary(1).write(lake.path());
     let models = tempfile::tempdir().unwrap();
-    let bad = models.path().join("spike.toml");
-    std::fs::write(
-        &bad,
-        "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3.0 }\n",
-    )
-    .unwrap();
+    std::fs::write(models.path().join("spike.toml"), model).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let o = run_on(
+    run_on(
         lake.path(),
         out.path(),
         &["--models", models.path().to_str().unwrap()],
+    )
+}
+
+#[test]
+fn model_with_unknown_key_names_file_line_and_column() {
+    let o = run_with_model(
+        "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { prior_bukets = 3.0 }\n",
     );
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
@@ -120,19 +122,8 @@ fn model_with_unknown_key_names_file_line_and_column() {
 
 #[test]
 fn model_with_invalid_value_is_a_usage_error() {
-    let lake = tempfile::tempdir().unwrap();
-    Org::ordinary(1).write(lake.path());
-    let models = tempfile::tempdir().unwrap();
-    std::fs::write(
-        models.path().join("spike.toml"),
+    let o = run_with_model(
         "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { max_shape = -1.0 }\n",
-    )
-    .unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let o = run_on(
-        lake.path(),
-        out.path(),
-        &["--models", models.path().to_str().unwrap()],
     );
     assert_eq!(code(&o), 2);
     assert!(
