@@ -59,6 +59,23 @@ pub fn score(p: f64) -> f64 {
     100.0 * (1.0 - (-surprise(p) / SCORE_SCALE).exp())
 }
 
+/// A rate or count for reason sentences: `0.004`, `0.7`, `25`.
+pub fn fmt_amount(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_owned()
+    } else if x < 1e-4 {
+        format!("{x:.0e}")
+    } else if x < 0.1 {
+        // One significant digit.
+        let digits = (-x.log10()).ceil() as usize;
+        format!("{x:.digits$}")
+    } else if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 /// Compact p-value for reason sentences: `3e-41`, `0.004`.
 pub fn fmt_p(p: f64) -> String {
     if p >= 0.001 {
@@ -72,6 +89,14 @@ pub fn fmt_p(p: f64) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn amounts_keep_one_significant_digit_when_small() {
+        assert_eq!(fmt_amount(0.0043), "0.004");
+        assert_eq!(fmt_amount(0.7), "0.7");
+        assert_eq!(fmt_amount(24.8), "25");
+        assert_eq!(fmt_amount(0.00002), "2e-5");
+    }
 
     #[test]
     fn fisher_of_one_p_value_is_that_p_value() {

@@ -71,6 +71,19 @@ impl std::str::FromStr for Bucket {
     }
 }
 
+impl std::fmt::Display for Bucket {
+    /// `1 h`, `30 min`, `1 d`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.micros % MICROS_PER_DAY == 0 {
+            write!(f, "{} d", self.micros / MICROS_PER_DAY)
+        } else if self.micros % MICROS_PER_HOUR == 0 {
+            write!(f, "{} h", self.micros / MICROS_PER_HOUR)
+        } else {
+            write!(f, "{} min", self.micros / 60_000_000)
+        }
+    }
+}
+
 impl Bucket {
     /// The duration string Polars' `truncate` takes.
     pub fn polars_every(&self) -> String {
@@ -155,6 +168,13 @@ pub fn date_of(t: i64) -> NaiveDate {
 pub fn rfc3339(t: i64) -> String {
     DateTime::from_timestamp_micros(t)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// `2026-11-04 06:00 UTC`, for reason sentences.
+pub fn fmt_time(t: i64) -> String {
+    DateTime::from_timestamp_micros(t)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| t.to_string())
 }
 

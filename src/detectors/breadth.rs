@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
 use crate::pipeline::baseline::{Baselines, WindowActivity};
 use crate::pipeline::load::BREADTH_KINDS;
-use crate::stats::{count_tail, fmt_p};
+use crate::stats::{count_tail, fmt_amount, fmt_p};
 use crate::window::{rfc3339, MICROS_PER_DAY};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,11 +112,11 @@ impl Fitted for FittedBreadth<'_> {
                     }
                     let usual = if own.active_days > 0 {
                         format!(
-                            "usually {:.1} per active day",
-                            own.breadth_sum[k] as f64 / f64::from(own.active_days)
+                            "usually {} per active day",
+                            fmt_amount(own.breadth_sum[k] as f64 / f64::from(own.active_days))
                         )
                     } else {
-                        format!("no history; peers {prior:.1} per active day")
+                        format!("no history; peers {} per active day", fmt_amount(prior))
                     };
                     out.push(Evidence {
                         user,
@@ -124,9 +124,10 @@ impl Fitted for FittedBreadth<'_> {
                         end: last + width,
                         p_value: p,
                         reason: format!(
-                            "touched {x} distinct {} on {}; {usual}, expected {mean:.1} (p = {})",
+                            "touched {x} distinct {} on {}; {usual}, expected {} (p = {})",
                             NOUNS[k],
                             &rfc3339(*day)[..10],
+                            fmt_amount(mean),
                             fmt_p(p)
                         ),
                         observed: f64::from(x),

@@ -21,8 +21,8 @@ use super::{
     peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
 };
 use crate::pipeline::baseline::{Baselines, WindowActivity};
-use crate::stats::{count_tail, fmt_p};
-use crate::window::{rfc3339, MICROS_PER_DAY};
+use crate::stats::{count_tail, fmt_amount, fmt_p};
+use crate::window::{fmt_time, rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -206,21 +206,18 @@ impl FittedCountSpike<'_> {
         let name = self.b_action(action);
         let own = &self.b.users[user as usize];
         let per_week = |c: f64| c / f64::from(self.b.window.baseline_days) * 7.0;
-        let history = if own.has_history() {
-            format!(
-                "baseline {:.1}/week",
-                per_week(self.baseline_count(user, action))
-            )
-        } else {
-            format!(
-                "no history; peers {:.2} per active hour",
-                prior * 3_600_000_000.0 / self.b.bucket.micros as f64
-            )
+        let history = match per_week(self.baseline_count(user, action)) {
+            _ if !own.has_history() => format!(
+                "no history; peers {} per active hour",
+                fmt_amount(prior * MICROS_PER_HOUR as f64 / self.b.bucket.micros as f64)
+            ),
+            0.0 => "never in the baseline".to_owned(),
+            rate => format!("baseline {}/week", fmt_amount(rate)),
         };
         let when = match scale {
-            Scale::Bucket => format!("in one bucket at {}", rfc3339(span.start)),
+            Scale::Bucket => format!("in {} from {}", self.b.bucket, fmt_time(span.start)),
             Scale::Day => format!("on {}", &rfc3339(span.start)[..10]),
-            Scale::Window => "across the scoring window".to_owned(),
+            Scale::Window => "over the scoring window".to_owned(),
         };
         let surge_note = if surge >= 1.5 {
             format!("; peers did {surge:.1}× their usual at the same time")
@@ -233,7 +230,8 @@ impl FittedCountSpike<'_> {
             end: span.end,
             p_value: p,
             reason: format!(
-                "{x} × {name} {when}; {history}, expected {mean:.1}{surge_note} (p = {})",
+                "{x} × {name} {when}; {history}, expected {}{surge_note} (p = {})",
+                fmt_amount(mean),
                 fmt_p(p)
             ),
             observed: x as f64,
