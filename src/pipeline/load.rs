@@ -389,30 +389,27 @@ fn fold_day(
         ..Default::default()
     };
     let strings = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
-    let mut times = df.column(T)?.i64()?.iter();
-    let mut sources = strings(SOURCE)?.iter();
-    let mut event_ids = strings(EVENT_ID)?.iter();
-    // In `Signature` order.
-    let mut columns = Vec::with_capacity(9);
+    let mut names = LocalNames::default();
+    // Column by column: local string ids per row, in `Signature` order.
+    let mut columns: Vec<Vec<u32>> = Vec::with_capacity(9);
     for c in [
         USER, TOOL, ACTION, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
     ] {
-        columns.push(strings(c)?.iter());
+        columns.push(column_ids(strings(c)?, &mut names));
     }
+    let sources = column_ids(strings(SOURCE)?, &mut names);
+    let event_ids = event_keys(strings(EVENT_ID)?);
+    let mut times = df.column(T)?.i64()?.iter();
     let groups = df.column(GROUPS)?.list()?;
 
-    let mut names = LocalNames::default();
-    let mut events_seen: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut events_seen: FxHashSet<(u32, EventKey)> = FxHashSet::default();
     let mut latest_groups: FxHashMap<u32, (i64, usize)> = FxHashMap::default();
     let q = &mut out.quality;
     for row in 0..df.height() {
         let t = times.next().flatten();
-        let source = sources.next().flatten().unwrap_or("");
-        let event_id = event_ids.next().flatten().unwrap_or("");
-        let values: [Option<&str>; 9] = std::array::from_fn(|i| columns[i].next().flatten());
         q.rows_read += 1;
         let Some(t) = t else { continue };
-        if values[0].is_none() {
+        if columns[0][row] == NONE {
             q.skipped_null_user += 1;
             continue;
         }
@@ -423,14 +420,14 @@ fn fold_day(
         if t < window.baseline_start || t >= window.end {
             continue;
         }
-        if !events_seen.insert((source, event_id)) {
+        if !events_seen.insert((sources[row], event_ids[row])) {
             q.skipped_duplicates += 1;
             continue;
         }
+        let signature: Signature = std::array::from_fn(|i| columns[i][row]);
         let in_window = t >= window.start;
         q.events += 1;
         q.window_events += u64::from(in_window);
-        let signature: Signature = values.map(|v| names.id(v));
         let acc = out
             .signatures
             .entry((signature, bucket.floor(t)))
@@ -457,6 +454,49 @@ fn fold_day(
     }
     out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
     Ok(out)
+}
+
+/// Local ids of one string column, row by row. Parquet dictionary pages
+/// decode into repeated 16-byte views, so a value is looked up by its view
+/// first (cheap, a small table) and by its string only for a view not seen
+/// before in this chunk.
+fn column_ids<'a>(ca: &'a StringChunked, names: &mut LocalNames<'a>) -> Vec<u32> {
+    let mut ids = Vec::with_capacity(ca.len());
+    for array in ca.downcast_iter() {
+        let mut by_view: FxHashMap<u128, u32> = FxHashMap::default();
+        for (view, value) in array.views().iter().zip(array.iter()) {
+            ids.push(match value {
+                None => NONE,
+                Some(s) => *by_view
+                    .entry(view.as_u128())
+                    .or_insert_with(|| names.id(Some(s))),
+            });
+        }
+    }
+    ids
+}
+
+/// An event id for duplicate detection: ids of up to 12 bytes are stored
+/// inside their view, so the view is the id; longer ones are compared as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum EventKey<'a> {
+    Inline(u128),
+    Long(&'a str),
+    Null,
+}
+
+fn event_keys(ca: &StringChunked) -> Vec<EventKey<'_>> {
+    let mut keys = Vec::with_capacity(ca.len());
+    for array in ca.downcast_iter() {
+        for (view, value) in array.views().iter().zip(array.iter()) {
+            keys.push(match value {
+                None => EventKey::Null,
+                Some(_) if view.length <= 12 => EventKey::Inline(view.as_u128()),
+                Some(s) => EventKey::Long(s),
+            });
+        }
+    }
+    keys
 }
 
 /// All days folded together.
