@@ -327,14 +327,16 @@ struct SignatureAcc {
     first: i64,
 }
 
-/// One day's aggregates, with its own string table.
+/// One day's aggregates, in local ids of its own string table.
 #[derive(Default)]
 struct DayAggregate {
     day0: i64,
     names: Vec<String>,
-    /// Rows folded by (signature, bucket): one hash update per row; the
-    /// per-attribute aggregates are expanded from these.
-    signatures: FxHashMap<(Signature, i64), SignatureAcc>,
+    /// (user, bucket, tool, action) -> events.
+    counts: Vec<((u32, i64, u32, u32), u32)>,
+    seen: Vec<((u32, Attr, u32), SeenAcc)>,
+    /// Per user: distinct namespaces, pods, targets, accounts.
+    breadth: Vec<(u32, [u32; BREADTH_KINDS.len()])>,
     groups: Vec<(u32, i64, Vec<String>)>,
     quality: Quality,
 }
@@ -402,6 +404,9 @@ fn fold_day(
     let mut times = df.column(T)?.i64()?.iter();
     let groups = df.column(GROUPS)?.list()?;
 
+    // Rows folded by (signature, bucket): one hash update per row; the
+    // per-attribute aggregates are expanded from these afterwards.
+    let mut signatures: FxHashMap<(Signature, i64), SignatureAcc> = FxHashMap::default();
     let mut events_seen: FxHashSet<(u32, EventKey)> = FxHashSet::default();
     let mut latest_groups: FxHashMap<u32, (i64, usize)> = FxHashMap::default();
     let q = &mut out.quality;
@@ -428,8 +433,7 @@ fn fold_day(
         let in_window = t >= window.start;
         q.events += 1;
         q.window_events += u64::from(in_window);
-        let acc = out
-            .signatures
+        let acc = signatures
             .entry((signature, bucket.floor(t)))
             .or_insert(SignatureAcc {
                 n: 0,
@@ -452,8 +456,53 @@ fn fold_day(
             }
         }
     }
+    expand(&signatures, &mut out);
     out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
     Ok(out)
+}
+
+/// Signature positions of the attributes watched for novelty, and of the
+/// breadth kinds (`BREADTH_KINDS` order).
+const SEEN_AT: [(Attr, usize); 5] = [
+    (Attr::Action, 2),
+    (Attr::Namespace, 3),
+    (Attr::Target, 4),
+    (Attr::SrcIp, 5),
+    (Attr::UserAgent, 6),
+];
+const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [3, 7, 4, 8];
+
+/// From signatures to counts, seen values and breadth, still in local ids.
+fn expand(signatures: &FxHashMap<(Signature, i64), SignatureAcc>, out: &mut DayAggregate) {
+    let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
+    let mut seen: FxHashMap<(u32, Attr, u32), SeenAcc> = FxHashMap::default();
+    let mut distinct: FxHashSet<(u32, usize, u32)> = FxHashSet::default();
+    let mut breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]> = FxHashMap::default();
+    for ((sig, bucket), acc) in signatures {
+        let u = sig[0];
+        *counts.entry((u, *bucket, sig[1], sig[2])).or_default() += acc.n;
+        for (attr, at) in SEEN_AT {
+            if sig[at] == NONE {
+                continue;
+            }
+            let slot = seen.entry((u, attr, sig[at])).or_insert(SeenAcc {
+                first: acc.first,
+                n_baseline: 0,
+                n_window: 0,
+            });
+            slot.first = slot.first.min(acc.first);
+            slot.n_baseline += acc.n - acc.n_window;
+            slot.n_window += acc.n_window;
+        }
+        for (k, at) in BREADTH_AT.iter().enumerate() {
+            if sig[*at] != NONE && distinct.insert((u, k, sig[*at])) {
+                breadth.entry(u).or_default()[k] += 1;
+            }
+        }
+    }
+    out.counts = counts.into_iter().collect();
+    out.seen = seen.into_iter().collect();
+    out.breadth = breadth.into_iter().collect();
 }
 
 /// Local ids of one string column, row by row. Parquet dictionary pages
@@ -505,24 +554,15 @@ struct Merged {
     users: Interner,
     values: Interner,
     counts: Vec<CountRow>,
-    seen: FxHashMap<(u32, Attr, u32), SeenAcc>,
+    /// One row per day a value was touched; merged in `finish`.
+    seen: Vec<SeenRow>,
     breadth: Vec<BreadthRow>,
     groups: FxHashMap<u32, (i64, Vec<String>)>,
     quality: Quality,
 }
 
-/// Signature positions of the attributes watched for novelty, and of the
-/// breadth kinds (`BREADTH_KINDS` order).
-const SEEN_AT: [(Attr, usize); 5] = [
-    (Attr::Action, 2),
-    (Attr::Namespace, 3),
-    (Attr::Target, 4),
-    (Attr::SrcIp, 5),
-    (Attr::UserAgent, 6),
-];
-const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [3, 7, 4, 8];
-
 impl Merged {
+    /// Re-labels a day's local ids with global ones and keeps its rows.
     fn add(&mut self, day: DayAggregate) {
         // Local ids map to user or value ids on first use.
         let mut as_user: Vec<Option<u32>> = vec![None; day.names.len()];
@@ -534,53 +574,32 @@ impl Merged {
         let mut value = |id: u32| {
             *as_value[id as usize].get_or_insert_with(|| values.id(&day.names[id as usize]))
         };
-        let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
-        let mut distinct: FxHashSet<(u32, usize, u32)> = FxHashSet::default();
-        let mut breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]> = FxHashMap::default();
-        for ((sig, bucket), acc) in &day.signatures {
-            let u = user(sig[0]);
-            *counts
-                .entry((u, *bucket, value(sig[1]), value(sig[2])))
-                .or_default() += acc.n;
-            for (attr, at) in SEEN_AT {
-                if sig[at] == NONE {
-                    continue;
-                }
-                let slot = self
-                    .seen
-                    .entry((u, attr, value(sig[at])))
-                    .or_insert(SeenAcc {
-                        first: acc.first,
-                        n_baseline: 0,
-                        n_window: 0,
-                    });
-                slot.first = slot.first.min(acc.first);
-                slot.n_baseline += acc.n - acc.n_window;
-                slot.n_window += acc.n_window;
-            }
-            for (k, at) in BREADTH_AT.iter().enumerate() {
-                if sig[*at] != NONE && distinct.insert((u, k, sig[*at])) {
-                    breadth.entry(u).or_default()[k] += 1;
-                }
-            }
+        for ((u, bucket, tool, action), n) in day.counts {
+            self.counts.push(CountRow {
+                user: user(u),
+                bucket,
+                tool: value(tool),
+                action: value(action),
+                n,
+            });
         }
-        self.counts.extend(
-            counts
-                .into_iter()
-                .map(|((user, bucket, tool, action), n)| CountRow {
-                    user,
-                    bucket,
-                    tool,
-                    action,
-                    n,
-                }),
-        );
-        self.breadth
-            .extend(breadth.into_iter().map(|(user, distinct)| BreadthRow {
-                user,
+        for ((u, attr, v), acc) in day.seen {
+            self.seen.push(SeenRow {
+                user: user(u),
+                attr,
+                value: value(v),
+                first: acc.first,
+                n_baseline: acc.n_baseline,
+                n_window: acc.n_window,
+            });
+        }
+        for (u, distinct) in day.breadth {
+            self.breadth.push(BreadthRow {
+                user: user(u),
                 day: day.day0,
                 distinct,
-            }));
+            });
+        }
         for (u, t, groups) in day.groups {
             let slot = self.groups.entry(user(u)).or_insert((t, Vec::new()));
             if t >= slot.0 {
@@ -601,18 +620,7 @@ impl Merged {
             users: self.users,
             values: self.values,
             counts: self.counts,
-            seen: self
-                .seen
-                .into_iter()
-                .map(|((user, attr, value), acc)| SeenRow {
-                    user,
-                    attr,
-                    value,
-                    first: acc.first,
-                    n_baseline: acc.n_baseline,
-                    n_window: acc.n_window,
-                })
-                .collect(),
+            seen: self.seen,
             breadth: self.breadth,
             asserted_groups: self.groups.into_iter().map(|(u, (_, g))| (u, g)).collect(),
             quality: self.quality,
@@ -622,11 +630,19 @@ impl Merged {
         renumber(&mut activity);
         activity
             .counts
-            .sort_unstable_by_key(|r| (r.user, r.bucket, r.tool, r.action));
+            .par_sort_unstable_by_key(|r| (r.user, r.bucket, r.tool, r.action));
         activity
             .seen
-            .sort_unstable_by_key(|r| (r.user, r.attr, r.value));
-        activity.breadth.sort_unstable_by_key(|r| (r.user, r.day));
+            .par_sort_unstable_by_key(|r| (r.user, r.attr, r.value, r.first));
+        activity.seen.dedup_by(|later, kept| {
+            let same = (later.user, later.attr, later.value) == (kept.user, kept.attr, kept.value);
+            if same {
+                kept.n_baseline += later.n_baseline;
+                kept.n_window += later.n_window;
+            }
+            same
+        });
+        activity.breadth.par_sort_unstable_by_key(|r| (r.user, r.day));
         activity
     }
 }
