@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::{
     peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
 };
-use crate::pipeline::baseline::{Baselines, WindowActivity};
+use crate::pipeline::baseline::{Baselines, Unit, WindowActivity};
 use crate::stats::{count_tail, fmt_amount, fmt_p};
 use crate::window::{fmt_time, rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
 
@@ -143,34 +143,58 @@ impl FittedCountSpike<'_> {
         unit: i64,
         w: &WindowActivity,
     ) -> f64 {
-        let (mut observed, mut expected) = (0.0, 0.0);
-        for &v in &self.b.peers.members[user as usize] {
-            let (active, count) = match scale {
-                Scale::Bucket => (
-                    u32::from(w.active[v as usize].contains(&unit)),
-                    w.by_bucket.get(&(v, unit, action)),
-                ),
-                Scale::Day => (
-                    w.active_per_day[v as usize]
-                        .get(&unit)
-                        .copied()
-                        .unwrap_or(0),
-                    w.by_day.get(&(v, unit, action)),
-                ),
-                Scale::Window => (
-                    w.active[v as usize].len() as u32,
-                    w.by_window.get(&(v, action)),
-                ),
-            };
-            if active == 0 {
-                continue;
+        let unit = match scale {
+            Scale::Bucket => Unit::Bucket(unit),
+            Scale::Day => Unit::Day(unit),
+            Scale::Window => Unit::Window,
+        };
+        let own_events = |u: u32| -> u32 {
+            match unit {
+                Unit::Bucket(b) => w.by_bucket.get(&(u, b, action)),
+                Unit::Day(d) => w.by_day.get(&(u, d, action)),
+                Unit::Window => w.by_window.get(&(u, action)),
             }
-            let vb = &self.b.users[v as usize];
-            let rate =
-                (self.baseline_count(v, action) + 0.5) / (f64::from(vb.active_buckets) + 1.0);
-            expected += rate * f64::from(active);
-            observed += f64::from(count.copied().unwrap_or(0));
-        }
+            .copied()
+            .unwrap_or(0)
+        };
+        let own_active = |u: u32| -> u32 {
+            match unit {
+                Unit::Bucket(b) => u32::from(w.active[u as usize].contains(&b)),
+                Unit::Day(d) => w.active_per_day[u as usize].get(&d).copied().unwrap_or(0),
+                Unit::Window => w.active[u as usize].len() as u32,
+            }
+        };
+        let (observed, expected) = match self.b.shared_pool(user) {
+            // A team or the org: its total minus this identity, at the
+            // team's pooled rate.
+            Some(pool) => {
+                let peers = self.b.peers_of(user);
+                let rate = (peers.action_count(action) + 0.5) / (peers.active_buckets() + 1.0);
+                let events = w
+                    .pools
+                    .events
+                    .get(&(pool, unit, action))
+                    .copied()
+                    .unwrap_or(0);
+                let active = w.pools.active.get(&(pool, unit)).copied().unwrap_or(0);
+                (
+                    f64::from(events.saturating_sub(own_events(user))),
+                    rate * f64::from(active.saturating_sub(own_active(user))),
+                )
+            }
+            // A handful of learned neighbours: each at its own rate.
+            None => self.b.peers.members[user as usize]
+                .iter()
+                .fold((0.0, 0.0), |(o, e), &v| {
+                    let vb = &self.b.users[v as usize];
+                    let rate = (self.baseline_count(v, action) + 0.5)
+                        / (f64::from(vb.active_buckets) + 1.0);
+                    (
+                        o + f64::from(own_events(v)),
+                        e + rate * f64::from(own_active(v)),
+                    )
+                }),
+        };
         ((observed + 1.0) / (expected + 1.0)).max(1.0)
     }
 
@@ -180,6 +204,7 @@ impl FittedCountSpike<'_> {
         user: u32,
         action: u32,
         posterior: (f64, f64, f64),
+        unsurged: &mut HashMap<(u32, u32, u64), f64>,
         span: &Span,
         unit: i64,
         x: u64,
@@ -193,8 +218,12 @@ impl FittedCountSpike<'_> {
         let k = f64::from(span.active.max(1));
         let r = shape.min(k * self.params.max_shape);
         // The peer surge only raises the expectation: skip it when the
-        // count is unremarkable anyway.
-        if count_tail(x, k * shape / rate, r) >= self.params.report_p {
+        // count is unremarkable anyway. Many buckets repeat the same count of
+        // the same action, so the tail is computed once per (action, k, x).
+        let p0 = *unsurged
+            .entry((action, span.active.max(1), x))
+            .or_insert_with(|| count_tail(x, k * shape / rate, r));
+        if p0 >= self.params.report_p {
             return None;
         }
         let surge = self.peer_surge(user, action, scale, unit, w);
@@ -307,6 +336,7 @@ impl Fitted for FittedCountSpike<'_> {
             let mut best_narrow: HashMap<(u32, i64), f64> = HashMap::new();
             let mut best_any: HashMap<u32, f64> = HashMap::new();
             let mut posteriors: HashMap<u32, (f64, f64, f64)> = HashMap::new();
+            let mut unsurged: HashMap<(u32, u32, u64), f64> = HashMap::new();
             let mut posterior = |action: u32| {
                 *posteriors
                     .entry(action)
@@ -318,6 +348,7 @@ impl Fitted for FittedCountSpike<'_> {
                         user,
                         action,
                         posterior(action),
+                        &mut unsurged,
                         span,
                         span.start,
                         x,
@@ -339,6 +370,7 @@ impl Fitted for FittedCountSpike<'_> {
                         user,
                         action,
                         posterior(action),
+                        &mut unsurged,
                         span,
                         *day,
                         x,
@@ -375,6 +407,7 @@ impl Fitted for FittedCountSpike<'_> {
                     user,
                     action,
                     posterior(action),
+                    &mut unsurged,
                     &span,
                     0,
                     x,

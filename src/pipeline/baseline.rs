@@ -154,6 +154,13 @@ impl Baselines {
         }
     }
 
+    /// The pool the identity's peers are summed in, when the identity is a
+    /// member of it (declared groups and the org; not learned peer sets).
+    pub fn shared_pool(&self, user: u32) -> Option<usize> {
+        let (pool, member) = self.pool_of[user as usize];
+        member.then_some(pool)
+    }
+
     /// Whether `other` is one of `user`'s peers.
     pub fn is_peer(&self, user: u32, other: u32) -> bool {
         if user == other {
@@ -190,6 +197,24 @@ pub struct WindowActivity {
     pub active: Vec<HashSet<i64>>,
     /// Active buckets per user per UTC day start in the window.
     pub active_per_day: Vec<HashMap<i64, u32>>,
+    /// The same per peer pool (keyed by pool index), so "my peers in this
+    /// hour" is the pool's total minus mine.
+    pub pools: PoolWindow,
+}
+
+/// Window totals per peer pool. Units: `Unit::Bucket(start)`,
+/// `Unit::Day(start)`, `Unit::Window`.
+#[derive(Debug, Default)]
+pub struct PoolWindow {
+    pub events: HashMap<(usize, Unit, u32), u32>,
+    pub active: HashMap<(usize, Unit), u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Bucket(i64),
+    Day(i64),
+    Window,
 }
 
 impl WindowActivity {
@@ -221,6 +246,7 @@ pub fn build(
         by_window: HashMap::new(),
         active: vec![HashSet::new(); n],
         active_per_day: vec![HashMap::new(); n],
+        pools: PoolWindow::default(),
     };
     let midpoint = window.baseline_start + (window.start - window.baseline_start) / 2;
 
@@ -281,7 +307,8 @@ pub fn build(
     for list in current.counts.iter_mut() {
         list.sort_by_key(|r| (r.bucket, r.action));
     }
-    let (pools, pool_of) = pools(&users, &peers);
+    let (pools, pool_of, org_pool) = pools(&users, &peers);
+    current.pools = pool_window(&current, &pool_of, org_pool);
     (
         Baselines {
             user_names: activity.users,
@@ -298,9 +325,36 @@ pub fn build(
     )
 }
 
+/// Sums each pool's members' window activity per bucket, day and window.
+fn pool_window(w: &WindowActivity, pool_of: &[(usize, bool)], org: Option<usize>) -> PoolWindow {
+    let mut out = PoolWindow::default();
+    for (u, rows) in w.counts.iter().enumerate() {
+        let declared = pool_of[u]
+            .1
+            .then_some(pool_of[u].0)
+            .filter(|p| Some(*p) != org);
+        for pool in declared.into_iter().chain(org) {
+            for r in rows {
+                let day = r.bucket - r.bucket.rem_euclid(MICROS_PER_DAY);
+                for unit in [Unit::Bucket(r.bucket), Unit::Day(day), Unit::Window] {
+                    *out.events.entry((pool, unit, r.action)).or_default() += r.n;
+                }
+            }
+            for b in &w.active[u] {
+                *out.active.entry((pool, Unit::Bucket(*b))).or_default() += 1;
+            }
+            for (day, n) in &w.active_per_day[u] {
+                *out.active.entry((pool, Unit::Day(*day))).or_default() += n;
+            }
+            *out.active.entry((pool, Unit::Window)).or_default() += w.active[u].len() as u32;
+        }
+    }
+    out
+}
+
 /// One pool per declared group (members include the identity, subtracted
 /// on use), one per learned peer set, and one for the whole org.
-fn pools(users: &[UserBaseline], peers: &Peers) -> (Vec<Pool>, Vec<(usize, bool)>) {
+fn pools(users: &[UserBaseline], peers: &Peers) -> (Vec<Pool>, Vec<(usize, bool)>, Option<usize>) {
     let mut pools: Vec<Pool> = Vec::new();
     let mut by_label: HashMap<&str, usize> = HashMap::new();
     let mut org = None;
@@ -344,5 +398,5 @@ fn pools(users: &[UserBaseline], peers: &Peers) -> (Vec<Pool>, Vec<(usize, bool)
             pools[*i].members += 1;
         }
     }
-    (pools, pool_of)
+    (pools, pool_of, org)
 }

@@ -642,7 +642,9 @@ impl Merged {
             }
             same
         });
-        activity.breadth.par_sort_unstable_by_key(|r| (r.user, r.day));
+        activity
+            .breadth
+            .par_sort_unstable_by_key(|r| (r.user, r.day));
         activity
     }
 }

@@ -21,6 +21,8 @@ pub struct DetectorReport {
     pub name: String,
     pub evidence: usize,
     pub error: Option<String>,
+    /// Fit and score time.
+    pub elapsed_ms: u128,
 }
 
 impl Scored {
@@ -32,16 +34,21 @@ impl Scored {
 pub fn run(detectors: &[&dyn Detector], baselines: &Baselines, window: &WindowActivity) -> Scored {
     let results: Vec<_> = detectors
         .par_iter()
-        .map(|d| d.fit(baselines).and_then(|fitted| fitted.score(window)))
+        .map(|d| {
+            let started = std::time::Instant::now();
+            let result = d.fit(baselines).and_then(|fitted| fitted.score(window));
+            (result, started.elapsed().as_millis())
+        })
         .collect();
     let mut scored = Scored::default();
-    for (i, (detector, result)) in detectors.iter().zip(results).enumerate() {
+    for (i, (detector, (result, elapsed_ms))) in detectors.iter().zip(results).enumerate() {
         match result {
             Ok(evidence) => {
                 scored.detectors.push(DetectorReport {
                     name: detector.name().to_owned(),
                     evidence: evidence.len(),
                     error: None,
+                    elapsed_ms,
                 });
                 scored.evidence.extend(evidence.into_iter().map(|e| (i, e)));
             }
@@ -51,6 +58,7 @@ pub fn run(detectors: &[&dyn Detector], baselines: &Baselines, window: &WindowAc
                     name: detector.name().to_owned(),
                     evidence: 0,
                     error: Some(err.to_string()),
+                    elapsed_ms,
                 });
             }
         }
