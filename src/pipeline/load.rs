@@ -280,9 +280,10 @@ pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFra
 }
 
 /// Days aggregated at once: each reads its partition with Polars and folds
-/// its rows in Rust, so two days keep both cores busy and memory holds only
-/// the days in flight.
-const DAYS_IN_FLIGHT: usize = 2;
+/// its rows in Rust; four keep two cores busy while one day waits on I/O,
+/// and memory holds only the days in flight (about 1.4 GB at 570 k events a
+/// day).
+const DAYS_IN_FLIGHT: usize = 4;
 
 /// Columns the aggregation reads.
 const SCAN_COLUMNS: [&str; 12] = [
@@ -373,10 +374,14 @@ fn aggregate_day(
     bucket: Bucket,
 ) -> Result<DayAggregate> {
     let doing = || format!("reading partition dt={date}");
+    let started = std::time::Instant::now();
     let df = events_frame(files, &SCAN_COLUMNS)?
         .collect()
         .map_err(Error::query(doing()))?;
-    fold_day(date, &df, window, bucket).map_err(Error::query(doing()))
+    let read_ms = started.elapsed().as_millis();
+    let day = fold_day(date, &df, window, bucket).map_err(Error::query(doing()))?;
+    tracing::debug!(%date, rows = df.height(), read_ms, fold_ms = started.elapsed().as_millis() - read_ms, "Aggregated a partition.");
+    Ok(day)
 }
 
 fn fold_day(
