@@ -271,6 +271,14 @@ fn local(person: &org::Person, day0: i64, hour: f64) -> i64 {
     day0 + ((hour - person.tz as f64) * MICROS_PER_HOUR as f64) as i64
 }
 
+/// A local hour that falls inside the UTC day being generated (the local
+/// date shifts by one where needed), so a scenario is never cut away at a
+/// partition boundary.
+fn local_in_day(person: &org::Person, day0: i64, hour: f64) -> i64 {
+    let t = local(person, day0, hour);
+    day0 + (t - day0).rem_euclid(MICROS_PER_DAY)
+}
+
 fn ci_groups() -> Vec<String> {
     [
         "system:serviceaccounts",
@@ -599,7 +607,7 @@ pub fn emit_day(
         let person = p(who);
         let ns = TEAMS[person.team].namespaces[0];
         let mark = emit.len();
-        let mut t = local(person, day0, 14.0);
+        let mut t = local_in_day(person, day0, 14.0);
         for _ in 0..rng.random_range(40..60) {
             t += rng.random_range(20_000_000..70_000_000);
             emit.kubectl(person, &groups(who), t, "create pods/exec", ns, 0, day);
@@ -618,7 +626,7 @@ pub fn emit_day(
         let who = plan.secret_sweep;
         let person = p(who);
         let mark = emit.len();
-        let mut t = local(person, day0, 11.0);
+        let mut t = local_in_day(person, day0, 11.0);
         for ns in other_namespaces(org, who, 10, rng) {
             t += rng.random_range(60_000_000..180_000_000);
             emit.kubectl(person, &groups(who), t, "list secrets", ns, 0, day);
@@ -633,7 +641,7 @@ pub fn emit_day(
         let who = plan.iam_persistence;
         let person = p(who);
         let mark = emit.len();
-        let mut t = local(person, day0, 15.0);
+        let mut t = local_in_day(person, day0, 15.0);
         for action in [
             "iam:CreateUser",
             "iam:CreateAccessKey",
@@ -657,7 +665,7 @@ pub fn emit_day(
         let who = plan.offhours;
         let person = p(who);
         let mark = emit.len();
-        let mut t = local(person, day0, 3.0);
+        let mut t = local_in_day(person, day0, 3.0);
         let namespaces = other_namespaces(org, who, 6, rng);
         for _ in 0..rng.random_range(50..70) {
             t += rng.random_range(10_000_000..50_000_000);
@@ -698,7 +706,7 @@ pub fn emit_day(
             "ml-datasets",
             "security-audit",
         ];
-        let start = local(person, day0, 16.0);
+        let start = local_in_day(person, day0, 16.0);
         for i in 0..rng.random_range(2500..3500) {
             let t = start + rng.random_range(0..2 * MICROS_PER_HOUR);
             let action = if i % 60 == 0 {
@@ -764,7 +772,7 @@ pub fn emit_day(
         let person = p(who);
         let mark = emit.len();
         let namespaces = other_namespaces(org, who, 4, rng);
-        let mut t = local(person, day0, 13.0 + rng.random::<f64>() * 3.0);
+        let mut t = local_in_day(person, day0, 13.0 + rng.random::<f64>() * 3.0);
         for k in 0..rng.random_range(2..5) {
             t += rng.random_range(5 * MINUTE..40 * MINUTE);
             let ns = namespaces[rng.random_range(0..namespaces.len())];
@@ -779,7 +787,7 @@ pub fn emit_day(
             let person = p(who);
             let mark = emit.len();
             let member_groups = plan.groups(org, who, day);
-            let start = local(person, day0, 16.0);
+            let start = local_in_day(person, day0, 16.0);
             for _ in 0..rng.random_range(40..60) {
                 let t = start + rng.random_range(0..3 * MICROS_PER_HOUR);
                 let action = weighted(
