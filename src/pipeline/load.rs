@@ -320,7 +320,7 @@ pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activi
 type Signature = [u32; 9];
 const NONE: u32 = u32::MAX;
 
-/// Events of one signature in one bucket.
+/// Events of one signature in the day.
 #[derive(Debug, Clone, Copy)]
 struct SignatureAcc {
     n: u32,
@@ -409,9 +409,11 @@ fn fold_day(
     let mut times = df.column(T)?.i64()?.iter();
     let groups = df.column(GROUPS)?.list()?;
 
-    // Rows folded by (signature, bucket): one hash update per row; the
-    // per-attribute aggregates are expanded from these afterwards.
-    let mut signatures: FxHashMap<(Signature, i64), SignatureAcc> = FxHashMap::default();
+    // Rows folded twice: counts per (user, bucket, tool, action), and
+    // signatures over the day, from which seen values and breadth are
+    // expanded afterwards (far fewer signatures than rows).
+    let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
+    let mut signatures: FxHashMap<Signature, SignatureAcc> = FxHashMap::default();
     let mut events_seen: FxHashSet<(u32, EventKey)> = FxHashSet::default();
     let mut latest_groups: FxHashMap<u32, (i64, usize)> = FxHashMap::default();
     let q = &mut out.quality;
@@ -438,13 +440,14 @@ fn fold_day(
         let in_window = t >= window.start;
         q.events += 1;
         q.window_events += u64::from(in_window);
-        let acc = signatures
-            .entry((signature, bucket.floor(t)))
-            .or_insert(SignatureAcc {
-                n: 0,
-                n_window: 0,
-                first: t,
-            });
+        *counts
+            .entry((signature[0], bucket.floor(t), signature[1], signature[2]))
+            .or_default() += 1;
+        let acc = signatures.entry(signature).or_insert(SignatureAcc {
+            n: 0,
+            n_window: 0,
+            first: t,
+        });
         acc.n += 1;
         acc.n_window += u32::from(in_window);
         acc.first = acc.first.min(t);
@@ -461,6 +464,7 @@ fn fold_day(
             }
         }
     }
+    out.counts = counts.into_iter().collect();
     expand(&signatures, &mut out);
     out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
     Ok(out)
@@ -477,15 +481,13 @@ const SEEN_AT: [(Attr, usize); 5] = [
 ];
 const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [3, 7, 4, 8];
 
-/// From signatures to counts, seen values and breadth, still in local ids.
-fn expand(signatures: &FxHashMap<(Signature, i64), SignatureAcc>, out: &mut DayAggregate) {
-    let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
+/// From signatures to seen values and breadth, still in local ids.
+fn expand(signatures: &FxHashMap<Signature, SignatureAcc>, out: &mut DayAggregate) {
     let mut seen: FxHashMap<(u32, Attr, u32), SeenAcc> = FxHashMap::default();
     let mut distinct: FxHashSet<(u32, usize, u32)> = FxHashSet::default();
     let mut breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]> = FxHashMap::default();
-    for ((sig, bucket), acc) in signatures {
+    for (sig, acc) in signatures {
         let u = sig[0];
-        *counts.entry((u, *bucket, sig[1], sig[2])).or_default() += acc.n;
         for (attr, at) in SEEN_AT {
             if sig[at] == NONE {
                 continue;
@@ -505,7 +507,6 @@ fn expand(signatures: &FxHashMap<(Signature, i64), SignatureAcc>, out: &mut DayA
             }
         }
     }
-    out.counts = counts.into_iter().collect();
     out.seen = seen.into_iter().collect();
     out.breadth = breadth.into_iter().collect();
 }
