@@ -82,9 +82,12 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         clock = Instant::now();
     };
 
+    let progress = Progress::new();
+    progress.stage("Listing partitions");
     let files = load::discover(&job.lake, &job.window)?;
     report_lake(&files);
     lap("discover");
+    progress.stage("Reading and aggregating events");
     let activity = if files.files.is_empty() {
         load::Activity::default()
     } else {
@@ -96,18 +99,22 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         "Loaded events."
     );
     lap("load");
+    progress.stage("Resolving peer groups");
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
     lap("context");
+    progress.stage("Building baselines");
     let quality = activity.quality.clone();
     let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
     info!(identities = baselines.users.len(), "Built baselines.");
     lap("baseline");
+    progress.stage("Scoring the window");
     let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
     let scored = score::run(&detectors, &baselines, &current);
     info!(evidence = scored.evidence.len(), "Scored the window.");
     lap("score");
     let (mut findings, candidates) = rank::top_findings(&scored, &baselines, &current, job.rank);
     lap("rank");
+    progress.stage("Collecting evidence events");
     if !files.files.is_empty() {
         evidence::attach(&mut findings, &files, &job.window)?;
     }
@@ -160,6 +167,35 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     info!(findings = findings.len(), path = %dir.display(), "Wrote findings.");
     summary.top = findings;
     Ok(summary)
+}
+
+/// A spinner naming the current stage, on stderr and only when stderr is a
+/// terminal; schedulers get the stage log lines instead.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        Progress(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        }))
+    }
+
+    fn stage(&self, name: &'static str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(name);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn report_lake(files: &load::LakeFiles) {
