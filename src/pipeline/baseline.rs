@@ -5,7 +5,7 @@
 //! identity), so weekends, leave and part-time schedules do not dilute them:
 //! someone back from two weeks off is compared with their working days.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use super::context::{PeerSource, Peers};
 use super::load::{Activity, Attr, CountRow, SeenRow, BREADTH_KINDS};
@@ -250,7 +250,9 @@ pub fn build(
     };
     let midpoint = window.baseline_start + (window.start - window.baseline_start) / 2;
 
-    let mut buckets: BTreeSet<(u32, i64)> = BTreeSet::new();
+    // Count rows are sorted by (user, bucket): a new active bucket is a
+    // change of either.
+    let mut previous: Option<(u32, i64)> = None;
     for r in &activity.counts {
         if window.in_window(r.bucket) {
             current.counts[r.user as usize].push(*r);
@@ -269,13 +271,12 @@ pub fn build(
         } else if r.bucket < window.start {
             let b = &mut users[r.user as usize];
             *b.action_counts.entry(r.action).or_default() += u64::from(r.n);
-            buckets.insert((r.user, r.bucket));
+            if previous != Some((r.user, r.bucket)) {
+                previous = Some((r.user, r.bucket));
+                b.active_buckets += 1;
+                b.hour_profile[hour_of_week(r.bucket)] += 1;
+            }
         }
-    }
-    for (user, t) in &buckets {
-        let b = &mut users[*user as usize];
-        b.active_buckets += 1;
-        b.hour_profile[hour_of_week(*t)] += 1;
     }
     for r in &activity.breadth {
         if r.day >= window.start {

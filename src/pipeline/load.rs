@@ -233,6 +233,7 @@ pub struct Activity {
     pub users: Interner,
     /// Tools, actions and attribute values share one interner.
     pub values: Interner,
+    /// Sorted by (user, bucket, tool, action).
     pub counts: Vec<CountRow>,
     pub seen: Vec<SeenRow>,
     pub breadth: Vec<BreadthRow>,
