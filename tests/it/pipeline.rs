@@ -30,14 +30,7 @@ fn an_exec_burst_is_the_top_finding_with_its_reason_and_events() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let df = findings(out.path());
     assert!(df.height() >= 1);
-    let user = df
-        .column("user")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_owned();
+    let user = finding_users(out.path())[0].clone();
     assert_eq!(user, "user00@example.com");
     assert_eq!(df.column("rank").unwrap().u32().unwrap().get(0), Some(1));
     let detectors = list_strings(&df, "detectors", 0);
@@ -156,16 +149,11 @@ fn a_new_identity_doing_what_its_team_does_is_scored_but_not_flagged() {
     let m = manifest(out.path());
     assert_eq!(m["identities"]["cold_start"], 1);
     assert_eq!(m["identities"]["scored"], 13);
-    let df = findings(out.path());
-    let users: Vec<&str> = df
-        .column("user")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
-    assert!(!users.contains(&"newhire@example.com"), "{users:?}");
+    let users = finding_users(out.path());
+    assert!(
+        !users.iter().any(|u| u == "newhire@example.com"),
+        "{users:?}"
+    );
 }
 
 /// Reasons of every candidate finding (threshold 0) that mention `needle`.
@@ -192,33 +180,31 @@ fn log_burst(org: &mut Org, users: std::ops::Range<usize>) {
     }
 }
 
-#[test]
-fn a_whole_team_surging_together_is_not_evidence_but_one_person_alone_is() {
-    // Incident: all of team alpha reads logs 20x harder in the same hour.
+/// Scores an ordinary org in which `users` each read logs 40 times in one hour.
+fn run_with_log_burst(users: std::ops::Range<usize>) -> tempfile::TempDir {
     let lake = tempfile::tempdir().unwrap();
     let mut org = Org::ordinary(9);
-    log_burst(&mut org, 0..6);
+    log_burst(&mut org, users);
     org.write(lake.path());
     let out = tempfile::tempdir().unwrap();
     assert_eq!(
         code(&run_on(lake.path(), out.path(), &["--min-score", "0"])),
         0
     );
+    out
+}
+
+#[test]
+fn a_whole_team_surging_together_is_not_evidence_but_one_person_alone_is() {
+    // Incident: all of team alpha reads logs 20x harder in the same hour.
+    let out = run_with_log_burst(0..6);
     assert_eq!(
         reasons_mentioning(out.path(), "get pods/log"),
         Vec::<String>::new()
     );
 
     // The same burst by one person is evidence.
-    let lake = tempfile::tempdir().unwrap();
-    let mut org = Org::ordinary(9);
-    log_burst(&mut org, 0..1);
-    org.write(lake.path());
-    let out = tempfile::tempdir().unwrap();
-    assert_eq!(
-        code(&run_on(lake.path(), out.path(), &["--min-score", "0"])),
-        0
-    );
+    let out = run_with_log_burst(0..1);
     assert!(!reasons_mentioning(out.path(), "40 × get pods/log").is_empty());
 }
 
@@ -273,12 +259,7 @@ fn instants_narrow_the_window_to_hours() {
     let m = manifest(out.path());
     assert_eq!(m["window_start"], "2026-11-05T12:00:00Z");
     assert_eq!(
-        findings(out.path())
-            .column("user")
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0),
+        finding_users(out.path()).first().map(String::as_str),
         Some("user00@example.com")
     );
 }

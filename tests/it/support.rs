@@ -63,6 +63,13 @@ pub fn findings(out: &Path) -> DataFrame {
     ParquetReader::new(f).finish().unwrap()
 }
 
+/// The users of a run's findings, in rank order.
+pub fn finding_users(out: &Path) -> Vec<String> {
+    let df = findings(out);
+    let users = df.column("user").unwrap().str().unwrap().clone();
+    users.iter().flatten().map(str::to_owned).collect()
+}
+
 pub fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
