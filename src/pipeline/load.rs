@@ -1,6 +1,7 @@
 //! Stage 1: find the partitions a run needs, check every file against the
-//! lake contract, and aggregate the events into per-identity activity tables
-//! in one Polars query (the raw events never sit in memory).
+//! lake contract, and aggregate the events into per-identity activity tables:
+//! Polars reads one UTC day at a time and Rust folds its rows identity by
+//! identity (the raw events of the whole range never sit in memory).
 //!
 //! Input: `<lake>/events/dt=YYYY-MM-DD/*.parquet`. Output: [`Activity`].
 
@@ -220,7 +221,7 @@ pub struct Quality {
     pub skipped_null_user: u64,
     /// Rows whose `event_time` falls outside their partition's UTC date.
     pub skipped_outside_partition: u64,
-    /// Second and later copies of one `(source, event_id)`.
+    /// Second and later copies of one `(source, event_id)` of one identity.
     pub skipped_duplicates: u64,
     /// Events used: baseline plus scoring window.
     pub events: u64,
@@ -295,8 +296,9 @@ const SCAN_COLUMNS: [&str; 12] = [
 /// Reads the files one UTC day at a time and folds every usable event into
 /// the aggregates the detectors need. Rows that are not usable are counted:
 /// null users, rows outside their partition's date, and second copies of a
-/// `(source, event_id)` (the same event is always filed under the same date,
-/// so duplicates are found within a partition).
+/// `(source, event_id)` (a copy of an event is filed under the same date and
+/// names the same identity, so duplicates are found within a partition and
+/// user; two identities' events never cancel out on a reused id).
 pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activity> {
     let mut days: BTreeMap<NaiveDate, Vec<PartitionFile>> = BTreeMap::new();
     for f in &files.files {
@@ -316,9 +318,10 @@ pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activi
     Ok(merged.finish())
 }
 
-/// What one row says, as ids into the day's string table (`NONE` = null):
-/// user, tool, action, namespace, target, source IP, user agent, pod, account.
-type Signature = [u32; 9];
+/// What one row says besides its user, as ids into the day's string table
+/// (`NONE` = null): tool, action, namespace, target, source IP, user agent,
+/// pod, account.
+type Signature = [u32; 8];
 const NONE: u32 = u32::MAX;
 
 /// Events of one signature in the day.
@@ -398,118 +401,202 @@ fn fold_day(
     };
     let strings = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
     let mut names = LocalNames::default();
+    let users = column_ids(strings(USER)?, &mut names);
     // Column by column: local string ids per row, in `Signature` order.
-    let mut columns: Vec<Vec<u32>> = Vec::with_capacity(9);
+    let mut columns: Vec<Vec<u32>> = Vec::with_capacity(8);
     for c in [
-        USER, TOOL, ACTION, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
+        TOOL, ACTION, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
     ] {
         columns.push(column_ids(strings(c)?, &mut names));
     }
     let sources = column_ids(strings(SOURCE)?, &mut names);
     let event_ids = event_keys(strings(EVENT_ID)?);
-    let mut times = df.column(T)?.i64()?.iter();
+    let times = df.column(T)?.i64()?;
     let groups = df.column(GROUPS)?.list()?;
 
-    // Rows folded twice: counts per (user, bucket, tool, action), and
-    // signatures over the day, from which seen values and breadth are
-    // expanded afterwards (far fewer signatures than rows).
-    let mut counts: FxHashMap<(u32, i64, u32, u32), u32> = FxHashMap::default();
-    let mut signatures: FxHashMap<Signature, SignatureAcc> = FxHashMap::default();
-    let mut events_seen: FxHashSet<(u32, EventKey)> = FxHashSet::default();
-    let mut latest_groups: FxHashMap<u32, (i64, usize)> = FxHashMap::default();
-    let q = &mut out.quality;
-    for row in 0..df.height() {
-        let t = times.next().flatten();
-        q.rows_read += 1;
-        let Some(t) = t else { continue };
-        if columns[0][row] == NONE {
-            q.skipped_null_user += 1;
-            continue;
-        }
-        if t < day0 || t >= day0 + MICROS_PER_DAY {
-            q.skipped_outside_partition += 1;
-            continue;
-        }
-        if t < window.baseline_start || t >= window.end {
-            continue;
-        }
-        if !events_seen.insert((sources[row], event_ids[row])) {
-            q.skipped_duplicates += 1;
-            continue;
-        }
-        let signature: Signature = std::array::from_fn(|i| columns[i][row]);
-        let in_window = t >= window.start;
-        q.events += 1;
-        q.window_events += u64::from(in_window);
-        *counts
-            .entry((signature[0], bucket.floor(t), signature[1], signature[2]))
-            .or_default() += 1;
-        let acc = signatures.entry(signature).or_insert(SignatureAcc {
-            n: 0,
-            n_window: 0,
-            first: t,
-        });
-        acc.n += 1;
-        acc.n_window += u32::from(in_window);
-        acc.first = acc.first.min(t);
-        let latest = latest_groups.entry(signature[0]).or_insert((t, row));
-        if t >= latest.0 {
-            *latest = (t, row);
-        }
+    // Rows regrouped by user (a counting sort, file order kept within a
+    // user), so each identity is folded with small maps that stay in cache
+    // instead of day-sized ones.
+    let null_user = names.names.len();
+    let slot = |u: u32| if u == NONE { null_user } else { u as usize };
+    let mut starts = vec![0usize; null_user + 2];
+    for &u in &users {
+        starts[slot(u) + 1] += 1;
     }
-    for (u, (t, row)) in latest_groups {
-        if let Some(list) = groups.get_as_series(row) {
-            let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
-            if !names.is_empty() {
-                out.groups.push((u, t, names));
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut rows = vec![Row::default(); users.len()];
+    for (row, (&u, t)) in users.iter().zip(times.iter()).enumerate() {
+        let at = &mut next[slot(u)];
+        rows[*at] = Row {
+            row: row as u32,
+            t: t.unwrap_or(NULL_TIME),
+            source: sources[row],
+            event: event_ids[row],
+            signature: std::array::from_fn(|i| columns[i][row]),
+        };
+        *at += 1;
+    }
+    drop(columns);
+
+    let mut q = Quality {
+        rows_read: users.len() as u64,
+        ..Default::default()
+    };
+    let mut fold = UserFold::default();
+    for (u, range) in starts.windows(2).enumerate() {
+        let user_rows = &rows[range[0]..range[1]];
+        if user_rows.is_empty() {
+            continue;
+        }
+        if u == null_user {
+            q.skipped_null_user += user_rows.iter().filter(|r| r.t != NULL_TIME).count() as u64;
+            continue;
+        }
+        let u = u as u32;
+        fold.clear();
+        let mut latest: Option<(i64, u32)> = None;
+        for r in user_rows {
+            let t = r.t;
+            if t == NULL_TIME {
+                continue;
+            }
+            if t < day0 || t >= day0 + MICROS_PER_DAY {
+                q.skipped_outside_partition += 1;
+                continue;
+            }
+            if t < window.baseline_start || t >= window.end {
+                continue;
+            }
+            if !fold.events_seen.insert((r.source, r.event)) {
+                q.skipped_duplicates += 1;
+                continue;
+            }
+            let in_window = t >= window.start;
+            q.events += 1;
+            q.window_events += u64::from(in_window);
+            let sig = r.signature;
+            *fold.counts.entry((bucket.floor(t), sig[0], sig[1])).or_default() += 1;
+            let acc = fold.signatures.entry(sig).or_insert(SignatureAcc {
+                n: 0,
+                n_window: 0,
+                first: t,
+            });
+            acc.n += 1;
+            acc.n_window += u32::from(in_window);
+            acc.first = acc.first.min(t);
+            if latest.is_none_or(|(latest_t, _)| t >= latest_t) {
+                latest = Some((t, r.row));
+            }
+        }
+        out.counts.extend(
+            fold.counts
+                .drain()
+                .map(|((bucket, tool, action), n)| ((u, bucket, tool, action), n)),
+        );
+        fold.expand(u, &mut out);
+        if let Some((t, row)) = latest {
+            if let Some(list) = groups.get_as_series(row as usize) {
+                let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
+                if !names.is_empty() {
+                    out.groups.push((u, t, names));
+                }
             }
         }
     }
-    out.counts = counts.into_iter().collect();
-    expand(&signatures, &mut out);
+    out.quality = q;
     out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
     Ok(out)
+}
+
+/// A null `event_time` (the contract forbids it; such rows are not used).
+const NULL_TIME: i64 = i64::MIN;
+
+/// One row of a day, regrouped by user.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    row: u32,
+    t: i64,
+    source: u32,
+    event: EventKey<'a>,
+    signature: Signature,
+}
+
+impl Default for Row<'_> {
+    fn default() -> Self {
+        Row {
+            row: 0,
+            t: NULL_TIME,
+            source: NONE,
+            event: EventKey::Null,
+            signature: [NONE; 8],
+        }
+    }
+}
+
+/// One identity's day, folded; the maps are reused from user to user.
+#[derive(Default)]
+struct UserFold<'a> {
+    events_seen: FxHashSet<(u32, EventKey<'a>)>,
+    /// (bucket, tool, action) -> events.
+    counts: FxHashMap<(i64, u32, u32), u32>,
+    signatures: FxHashMap<Signature, SignatureAcc>,
+    seen: FxHashMap<(Attr, u32), SeenAcc>,
+    distinct: FxHashSet<(usize, u32)>,
 }
 
 /// Signature positions of the attributes watched for novelty, and of the
 /// breadth kinds (`BREADTH_KINDS` order).
 const SEEN_AT: [(Attr, usize); 5] = [
-    (Attr::Action, 2),
-    (Attr::Namespace, 3),
-    (Attr::Target, 4),
-    (Attr::SrcIp, 5),
-    (Attr::UserAgent, 6),
+    (Attr::Action, 1),
+    (Attr::Namespace, 2),
+    (Attr::Target, 3),
+    (Attr::SrcIp, 4),
+    (Attr::UserAgent, 5),
 ];
-const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [3, 7, 4, 8];
+const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [2, 6, 3, 7];
 
-/// From signatures to seen values and breadth, still in local ids.
-fn expand(signatures: &FxHashMap<Signature, SignatureAcc>, out: &mut DayAggregate) {
-    let mut seen: FxHashMap<(u32, Attr, u32), SeenAcc> = FxHashMap::default();
-    let mut distinct: FxHashSet<(u32, usize, u32)> = FxHashSet::default();
-    let mut breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]> = FxHashMap::default();
-    for (sig, acc) in signatures {
-        let u = sig[0];
-        for (attr, at) in SEEN_AT {
-            if sig[at] == NONE {
-                continue;
+impl UserFold<'_> {
+    fn clear(&mut self) {
+        self.events_seen.clear();
+        self.counts.clear();
+        self.signatures.clear();
+        self.seen.clear();
+        self.distinct.clear();
+    }
+
+    /// From the user's signatures to seen values and breadth (rows far
+    /// outnumber signatures, so these are expanded once per signature).
+    fn expand(&mut self, u: u32, out: &mut DayAggregate) {
+        let mut breadth = [0u32; BREADTH_KINDS.len()];
+        for (sig, acc) in &self.signatures {
+            for (attr, at) in SEEN_AT {
+                if sig[at] == NONE {
+                    continue;
+                }
+                let slot = self.seen.entry((attr, sig[at])).or_insert(SeenAcc {
+                    first: acc.first,
+                    n_baseline: 0,
+                    n_window: 0,
+                });
+                slot.first = slot.first.min(acc.first);
+                slot.n_baseline += acc.n - acc.n_window;
+                slot.n_window += acc.n_window;
             }
-            let slot = seen.entry((u, attr, sig[at])).or_insert(SeenAcc {
-                first: acc.first,
-                n_baseline: 0,
-                n_window: 0,
-            });
-            slot.first = slot.first.min(acc.first);
-            slot.n_baseline += acc.n - acc.n_window;
-            slot.n_window += acc.n_window;
+            for (k, at) in BREADTH_AT.iter().enumerate() {
+                if sig[*at] != NONE && self.distinct.insert((k, sig[*at])) {
+                    breadth[k] += 1;
+                }
+            }
         }
-        for (k, at) in BREADTH_AT.iter().enumerate() {
-            if sig[*at] != NONE && distinct.insert((u, k, sig[*at])) {
-                breadth.entry(u).or_default()[k] += 1;
-            }
+        out.seen
+            .extend(self.seen.drain().map(|((attr, v), acc)| ((u, attr, v), acc)));
+        if breadth.iter().any(|&n| n > 0) {
+            out.breadth.push((u, breadth));
         }
     }
-    out.seen = seen.into_iter().collect();
-    out.breadth = breadth.into_iter().collect();
 }
 
 /// Local ids of one string column, row by row. Parquet dictionary pages

@@ -183,6 +183,34 @@ fn duplicate_event_ids_count_once() {
 }
 
 #[test]
+fn an_event_id_reused_by_another_identity_is_not_a_duplicate() {
+    let lake = tempfile::tempdir().unwrap();
+    let org = Org::ordinary(29);
+    org.write(lake.path());
+    // Another identity's events that happen to reuse the same ids: a source
+    // bug, not a re-delivery, so neither identity loses events to it.
+    let day = date("2026-11-05");
+    let reused: Vec<_> = org
+        .events
+        .iter()
+        .filter(|e| e.t >= micros(day, 0, 0) && e.t < micros(date("2026-11-06"), 0, 0))
+        .take(30)
+        .cloned()
+        .map(|mut e| {
+            e.user = Some("someone.else@example.com".into());
+            e
+        })
+        .collect();
+    assert_eq!(reused.len(), 30);
+    write_partition(lake.path(), day, "part-other.parquet", &mut frame(&reused));
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    let q = &manifest(out.path())["quality"];
+    assert_eq!(q["skipped_duplicates"], 0);
+    assert_eq!(q["events"], org.events.len() as u64 + 30);
+}
+
+#[test]
 fn an_empty_scoring_window_exits_1_and_says_so() {
     let lake = tempfile::tempdir().unwrap();
     let mut org = Org::ordinary(28);
