@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
 
-use super::load::{events_frame, LakeFiles};
+use super::load::{events_frame, LakeFiles, MISPLACED};
 use super::rank::Finding;
 use crate::error::{Error, Result};
 use crate::schema::{ACTION, EVENT_ID, SOURCE, USER};
@@ -34,7 +34,7 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
             col("t")
                 .gt_eq(lit(window.start))
                 .and(col("t").lt(lit(window.end)))
-                .and(col("misplaced").not())
+                .and(col(MISPLACED).not())
                 .and(col(USER).is_in(lit(users).implode(false), false)),
         )
         .select([col(USER), col("t"), col(ACTION), col(SOURCE), col(EVENT_ID)])

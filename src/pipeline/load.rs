@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -244,7 +245,7 @@ pub struct Activity {
 }
 
 const T: &str = "t";
-const MISPLACED: &str = "misplaced";
+pub const MISPLACED: &str = "misplaced";
 
 /// Every event in `files`, one lazy frame: projected to `columns` (missing
 /// optional columns become nulls), `event_time` as `t` in microseconds, and a
@@ -281,12 +282,6 @@ pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFra
     concat(frames, UnionArgs::default()).map_err(Error::query("combining partitions"))
 }
 
-/// Days aggregated at once: each reads its partition with Polars and folds
-/// its rows in Rust; four keep two cores busy while one day waits on I/O,
-/// and memory holds only the days in flight (about 1.4 GB at 570 k events a
-/// day).
-const DAYS_IN_FLIGHT: usize = 4;
-
 /// Columns the aggregation reads.
 const SCAN_COLUMNS: [&str; 12] = [
     USER, TOOL, ACTION, SOURCE, EVENT_ID, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
@@ -299,23 +294,41 @@ const SCAN_COLUMNS: [&str; 12] = [
 /// `(source, event_id)` (a copy of an event is filed under the same date and
 /// names the same identity, so duplicates are found within a partition and
 /// user; two identities' events never cancel out on a reused id).
+///
+/// One worker per core (`RAYON_NUM_THREADS` caps them) takes the next day,
+/// reads it (Polars decodes on its own pool) and folds it; this thread
+/// merges the folded days as they come. Memory holds only the days in
+/// flight, and no core waits for a slow day.
 pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Activity> {
     let mut days: BTreeMap<NaiveDate, Vec<PartitionFile>> = BTreeMap::new();
     for f in &files.files {
         days.entry(f.date).or_default().push(f.clone());
     }
     let days: Vec<(NaiveDate, Vec<PartitionFile>)> = days.into_iter().collect();
-    let mut merged = Merged::default();
-    for batch in days.chunks(DAYS_IN_FLIGHT) {
-        let results: Vec<Result<DayAggregate>> = batch
-            .par_iter()
-            .map(|(date, files)| aggregate_day(*date, files, window, bucket))
-            .collect();
-        for day in results {
+    let workers = rayon::current_num_threads().min(days.len()).max(1);
+    let next_day = AtomicUsize::new(0);
+    let (sender, folded) = std::sync::mpsc::sync_channel::<Result<DayAggregate>>(workers);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (sender, next_day, days) = (sender.clone(), &next_day, &days);
+            scope.spawn(move || {
+                while let Some((date, files)) = days.get(next_day.fetch_add(1, Ordering::Relaxed)) {
+                    let day = aggregate_day(*date, files, window, bucket);
+                    let failed = day.is_err();
+                    // A closed channel means the merge gave up on an error.
+                    if sender.send(day).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut merged = Merged::default();
+        for day in folded {
             merged.add(day?);
         }
-    }
-    Ok(merged.finish())
+        Ok(merged.finish())
+    })
 }
 
 /// What one row says besides its user, as ids into the day's string table
@@ -395,10 +408,6 @@ fn fold_day(
     bucket: Bucket,
 ) -> PolarsResult<DayAggregate> {
     let day0 = day_start(date);
-    let mut out = DayAggregate {
-        day0,
-        ..Default::default()
-    };
     let strings = |name: &str| -> PolarsResult<&StringChunked> { df.column(name)?.str() };
     let mut names = LocalNames::default();
     let users = column_ids(strings(USER)?, &mut names);
@@ -410,141 +419,105 @@ fn fold_day(
         columns.push(column_ids(strings(c)?, &mut names));
     }
     let sources = column_ids(strings(SOURCE)?, &mut names);
-    let event_ids = event_keys(strings(EVENT_ID)?);
+    let event_ids = strings(EVENT_ID)?;
+    let event_hashes = event_id_hashes(event_ids);
     let times = df.column(T)?.i64()?;
     let groups = df.column(GROUPS)?.list()?;
 
-    // Rows regrouped by user (a counting sort, file order kept within a
-    // user), so each identity is folded with small maps that stay in cache
-    // instead of day-sized ones.
-    let null_user = names.names.len();
-    let slot = |u: u32| if u == NONE { null_user } else { u as usize };
-    let mut starts = vec![0usize; null_user + 2];
-    for &u in &users {
-        starts[slot(u) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut next = starts.clone();
-    let mut rows = vec![Row::default(); users.len()];
-    for (row, (&u, t)) in users.iter().zip(times.iter()).enumerate() {
-        let at = &mut next[slot(u)];
-        rows[*at] = Row {
-            row: row as u32,
-            t: t.unwrap_or(NULL_TIME),
-            source: sources[row],
-            event: event_ids[row],
-            signature: std::array::from_fn(|i| columns[i][row]),
-        };
-        *at += 1;
-    }
-    drop(columns);
-
-    let mut q = Quality {
+    // Usable rows, split into partitions of a few dozen identities each (a
+    // radix scatter: one write stream per partition), so each partition is
+    // folded with small maps that stay in cache.
+    let mut quality = Quality {
         rows_read: users.len() as u64,
         ..Default::default()
     };
-    let mut fold = UserFold::default();
-    for (u, range) in starts.windows(2).enumerate() {
-        let user_rows = &rows[range[0]..range[1]];
-        if user_rows.is_empty() {
+    let mut partitions: Vec<Vec<Row>> = (0..PARTITIONS)
+        .map(|_| Vec::with_capacity(users.len() / PARTITIONS * 5 / 4))
+        .collect();
+    for (row, (&user, t)) in users.iter().zip(times.iter()).enumerate() {
+        let Some(t) = t else { continue };
+        if user == NONE {
+            quality.skipped_null_user += 1;
             continue;
         }
-        if u == null_user {
-            q.skipped_null_user += user_rows.iter().filter(|r| r.t != NULL_TIME).count() as u64;
+        if t < day0 || t >= day0 + MICROS_PER_DAY {
+            quality.skipped_outside_partition += 1;
             continue;
         }
-        let u = u as u32;
-        fold.clear();
-        let mut latest: Option<(i64, u32)> = None;
-        for r in user_rows {
-            let t = r.t;
-            if t == NULL_TIME {
-                continue;
-            }
-            if t < day0 || t >= day0 + MICROS_PER_DAY {
-                q.skipped_outside_partition += 1;
-                continue;
-            }
-            if t < window.baseline_start || t >= window.end {
-                continue;
-            }
-            if !fold.events_seen.insert((r.source, r.event)) {
-                q.skipped_duplicates += 1;
-                continue;
-            }
-            let in_window = t >= window.start;
-            q.events += 1;
-            q.window_events += u64::from(in_window);
-            let sig = r.signature;
-            *fold.counts.entry((bucket.floor(t), sig[0], sig[1])).or_default() += 1;
-            let acc = fold.signatures.entry(sig).or_insert(SignatureAcc {
-                n: 0,
-                n_window: 0,
-                first: t,
-            });
-            acc.n += 1;
-            acc.n_window += u32::from(in_window);
-            acc.first = acc.first.min(t);
-            if latest.is_none_or(|(latest_t, _)| t >= latest_t) {
-                latest = Some((t, r.row));
-            }
+        if t < window.baseline_start || t >= window.end {
+            continue;
         }
-        out.counts.extend(
-            fold.counts
-                .drain()
-                .map(|((bucket, tool, action), n)| ((u, bucket, tool, action), n)),
-        );
-        fold.expand(u, &mut out);
-        if let Some((t, row)) = latest {
-            if let Some(list) = groups.get_as_series(row as usize) {
-                let names: Vec<String> = list.str()?.iter().flatten().map(str::to_owned).collect();
-                if !names.is_empty() {
-                    out.groups.push((u, t, names));
-                }
-            }
-        }
+        partitions[partition_of(user)].push(Row {
+            t,
+            event: event_hashes[row],
+            row: row as u32,
+            user,
+            source: sources[row],
+            signature: std::array::from_fn(|i| columns[i][row]),
+        });
     }
-    out.quality = q;
+    drop(columns);
+
+    let mut out = DayAggregate {
+        day0,
+        ..Default::default()
+    };
+    let mut fold = PartitionFold::new(event_ids);
+    for rows in &partitions {
+        fold.clear();
+        for r in rows {
+            if fold.is_duplicate(r) {
+                quality.skipped_duplicates += 1;
+                continue;
+            }
+            let in_window = r.t >= window.start;
+            quality.events += 1;
+            quality.window_events += u64::from(in_window);
+            fold.add(r, bucket.floor(r.t), in_window);
+        }
+        fold.drain_into(&mut out, groups);
+    }
+    out.quality = quality;
     out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
     Ok(out)
 }
 
-/// A null `event_time` (the contract forbids it; such rows are not used).
-const NULL_TIME: i64 = i64::MIN;
+/// Partitions a day's rows are folded in: enough that each holds a few
+/// dozen identities at 5,000 a day, few enough that every write stream of
+/// the scatter stays in cache.
+const PARTITIONS: usize = 256;
 
-/// One row of a day, regrouped by user.
-#[derive(Clone, Copy)]
-struct Row<'a> {
-    row: u32,
+fn partition_of(user: u32) -> usize {
+    // Fibonacci hashing spreads consecutive ids over all partitions.
+    (u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PARTITIONS.trailing_zeros())) as usize
+}
+
+/// One usable row of a day.
+struct Row {
     t: i64,
+    /// Hash of the `event_id` (`NO_EVENT_ID` when null), for duplicates.
+    event: u64,
+    row: u32,
+    user: u32,
     source: u32,
-    event: EventKey<'a>,
     signature: Signature,
 }
 
-impl Default for Row<'_> {
-    fn default() -> Self {
-        Row {
-            row: 0,
-            t: NULL_TIME,
-            source: NONE,
-            event: EventKey::Null,
-            signature: [NONE; 8],
-        }
-    }
-}
-
-/// One identity's day, folded; the maps are reused from user to user.
-#[derive(Default)]
-struct UserFold<'a> {
-    events_seen: FxHashSet<(u32, EventKey<'a>)>,
-    /// (bucket, tool, action) -> events.
-    counts: FxHashMap<(i64, u32, u32), u32>,
-    signatures: FxHashMap<Signature, SignatureAcc>,
-    seen: FxHashMap<(Attr, u32), SeenAcc>,
-    distinct: FxHashSet<(usize, u32)>,
+/// One partition's rows, folded; the maps are reused across partitions.
+struct PartitionFold<'a> {
+    event_ids: &'a StringChunked,
+    /// (user, source, event id hash) -> first row with it.
+    first_row: FxHashMap<(u32, u32, u64), u32>,
+    /// Ids compared as text after two different ids shared a hash.
+    collided: FxHashSet<(u32, u32, &'a str)>,
+    /// (user, bucket, tool, action) -> events.
+    counts: FxHashMap<(u32, i64, u32, u32), u32>,
+    signatures: FxHashMap<(u32, Signature), SignatureAcc>,
+    /// Per user: time and row of the latest event.
+    latest: FxHashMap<u32, (i64, u32)>,
+    seen: FxHashMap<(u32, Attr, u32), SeenAcc>,
+    distinct: FxHashSet<(u32, usize, u32)>,
+    breadth: FxHashMap<u32, [u32; BREADTH_KINDS.len()]>,
 }
 
 /// Signature positions of the attributes watched for novelty, and of the
@@ -558,25 +531,90 @@ const SEEN_AT: [(Attr, usize); 5] = [
 ];
 const BREADTH_AT: [usize; BREADTH_KINDS.len()] = [2, 6, 3, 7];
 
-impl UserFold<'_> {
-    fn clear(&mut self) {
-        self.events_seen.clear();
-        self.counts.clear();
-        self.signatures.clear();
-        self.seen.clear();
-        self.distinct.clear();
+impl<'a> PartitionFold<'a> {
+    fn new(event_ids: &'a StringChunked) -> Self {
+        PartitionFold {
+            event_ids,
+            first_row: FxHashMap::default(),
+            collided: FxHashSet::default(),
+            counts: FxHashMap::default(),
+            signatures: FxHashMap::default(),
+            latest: FxHashMap::default(),
+            seen: FxHashMap::default(),
+            distinct: FxHashSet::default(),
+            breadth: FxHashMap::default(),
+        }
     }
 
-    /// From the user's signatures to seen values and breadth (rows far
-    /// outnumber signatures, so these are expanded once per signature).
-    fn expand(&mut self, u: u32, out: &mut DayAggregate) {
-        let mut breadth = [0u32; BREADTH_KINDS.len()];
-        for (sig, acc) in &self.signatures {
+    fn clear(&mut self) {
+        self.first_row.clear();
+        self.collided.clear();
+        self.counts.clear();
+        self.signatures.clear();
+        self.latest.clear();
+        self.seen.clear();
+        self.distinct.clear();
+        self.breadth.clear();
+    }
+
+    /// A second copy of an event this identity already has from this source.
+    /// Hashes find candidates; the ids themselves decide. A null id cannot
+    /// be matched, so it is never a duplicate.
+    fn is_duplicate(&mut self, r: &Row) -> bool {
+        if r.event == NO_EVENT_ID {
+            return false;
+        }
+        let first = *self
+            .first_row
+            .entry((r.user, r.source, r.event))
+            .or_insert(r.row);
+        if first == r.row {
+            return false;
+        }
+        let id = |row: u32| self.event_ids.get(row as usize).unwrap_or_default();
+        let (earlier, this) = (id(first), id(r.row));
+        if earlier == this {
+            return true;
+        }
+        self.collided.insert((r.user, r.source, earlier));
+        !self.collided.insert((r.user, r.source, this))
+    }
+
+    fn add(&mut self, r: &Row, bucket: i64, in_window: bool) {
+        let sig = r.signature;
+        *self
+            .counts
+            .entry((r.user, bucket, sig[0], sig[1]))
+            .or_default() += 1;
+        let acc = self
+            .signatures
+            .entry((r.user, sig))
+            .or_insert(SignatureAcc {
+                n: 0,
+                n_window: 0,
+                first: r.t,
+            });
+        acc.n += 1;
+        acc.n_window += u32::from(in_window);
+        acc.first = acc.first.min(r.t);
+        let latest = self.latest.entry(r.user).or_insert((r.t, r.row));
+        if r.t >= latest.0 {
+            *latest = (r.t, r.row);
+        }
+    }
+
+    /// Moves the partition's aggregates into the day's: counts as they are,
+    /// signatures expanded into seen values and breadth (rows far outnumber
+    /// signatures, so this is done once per signature), and the groups of
+    /// each identity's latest event.
+    fn drain_into(&mut self, out: &mut DayAggregate, groups: &ListChunked) {
+        out.counts.extend(self.counts.drain());
+        for ((u, sig), acc) in &self.signatures {
             for (attr, at) in SEEN_AT {
                 if sig[at] == NONE {
                     continue;
                 }
-                let slot = self.seen.entry((attr, sig[at])).or_insert(SeenAcc {
+                let slot = self.seen.entry((*u, attr, sig[at])).or_insert(SeenAcc {
                     first: acc.first,
                     n_baseline: 0,
                     n_window: 0,
@@ -586,15 +624,18 @@ impl UserFold<'_> {
                 slot.n_window += acc.n_window;
             }
             for (k, at) in BREADTH_AT.iter().enumerate() {
-                if sig[*at] != NONE && self.distinct.insert((k, sig[*at])) {
-                    breadth[k] += 1;
+                if sig[*at] != NONE && self.distinct.insert((*u, k, sig[*at])) {
+                    self.breadth.entry(*u).or_default()[k] += 1;
                 }
             }
         }
-        out.seen
-            .extend(self.seen.drain().map(|((attr, v), acc)| ((u, attr, v), acc)));
-        if breadth.iter().any(|&n| n > 0) {
-            out.breadth.push((u, breadth));
+        out.seen.extend(self.seen.drain());
+        out.breadth.extend(self.breadth.drain());
+        for (&u, &(t, row)) in &self.latest {
+            let names = strings_at(groups, row as usize);
+            if !names.is_empty() {
+                out.groups.push((u, t, names));
+            }
         }
     }
 }
@@ -619,27 +660,54 @@ fn column_ids<'a>(ca: &'a StringChunked, names: &mut LocalNames<'a>) -> Vec<u32>
     ids
 }
 
-/// An event id for duplicate detection: ids of up to 12 bytes are stored
-/// inside their view, so the view is the id; longer ones are compared as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum EventKey<'a> {
-    Inline(u128),
-    Long(&'a str),
-    Null,
+/// The strings in one row of a list-of-strings column (empty for a null),
+/// read from the Arrow arrays: one row per identity and day, so no Series.
+fn strings_at(list: &ListChunked, mut row: usize) -> Vec<String> {
+    for array in list.downcast_iter() {
+        if row >= array.len() {
+            row -= array.len();
+            continue;
+        }
+        let values = (array.values().as_any()).downcast_ref::<<StringType as PolarsDataType>::Array>();
+        let valid = array.validity().is_none_or(|v| v.get_bit(row));
+        let (Some(values), true) = (values, valid) else {
+            return Vec::new();
+        };
+        let (start, end) = array.offsets().start_end(row);
+        return (start..end)
+            .filter_map(|i| values.get(i))
+            .map(str::to_owned)
+            .collect();
+    }
+    Vec::new()
 }
 
-fn event_keys(ca: &StringChunked) -> Vec<EventKey<'_>> {
-    let mut keys = Vec::with_capacity(ca.len());
+/// Marks a null `event_id` among the hashes (real hashes are odd).
+const NO_EVENT_ID: u64 = 0;
+
+/// A hash of each row's `event_id`, for finding duplicate candidates. Ids of
+/// up to 12 bytes are stored inside their view, so the view is hashed.
+fn event_id_hashes(ca: &StringChunked) -> Vec<u64> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let build = rustc_hash::FxBuildHasher;
+    let mut hashes = Vec::with_capacity(ca.len());
     for array in ca.downcast_iter() {
         for (view, value) in array.views().iter().zip(array.iter()) {
-            keys.push(match value {
-                None => EventKey::Null,
-                Some(_) if view.length <= 12 => EventKey::Inline(view.as_u128()),
-                Some(s) => EventKey::Long(s),
+            hashes.push(match value {
+                None => NO_EVENT_ID,
+                Some(s) => {
+                    let mut h = build.build_hasher();
+                    if view.length <= 12 {
+                        view.as_u128().hash(&mut h);
+                    } else {
+                        s.hash(&mut h);
+                    }
+                    h.finish() | 1
+                }
             });
         }
     }
-    keys
+    hashes
 }
 
 /// All days folded together.
@@ -766,4 +834,70 @@ fn renumber(a: &mut Activity) {
     a.asserted_groups.sort();
     a.users = users;
     a.values = values;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(row: u32, user: u32, event: u64) -> Row {
+        Row {
+            t: 0,
+            event,
+            row,
+            user,
+            source: 0,
+            signature: [NONE; 8],
+        }
+    }
+
+    #[test]
+    fn a_second_copy_of_an_event_id_is_a_duplicate_for_the_same_identity_only() {
+        let ids = StringChunked::from_slice("event_id".into(), &["a", "a", "a"]);
+        let mut fold = PartitionFold::new(&ids);
+        let hash = event_id_hashes(&ids)[0];
+        assert!(!fold.is_duplicate(&row(0, 7, hash)));
+        assert!(fold.is_duplicate(&row(1, 7, hash)));
+        assert!(!fold.is_duplicate(&row(2, 8, hash)));
+    }
+
+    #[test]
+    fn different_ids_that_share_a_hash_are_told_apart_by_their_text() {
+        let ids = StringChunked::from_slice("event_id".into(), &["a", "b", "b", "a", "c"]);
+        let mut fold = PartitionFold::new(&ids);
+        let same_hash = 41;
+        let verdicts: Vec<bool> = (0..5)
+            .map(|i| fold.is_duplicate(&row(i, 7, same_hash)))
+            .collect();
+        assert_eq!(verdicts, [false, false, true, true, false]);
+    }
+
+    #[test]
+    fn rows_without_an_event_id_are_never_duplicates() {
+        let ids = StringChunked::from_iter([None::<&str>, None]);
+        let hashes = event_id_hashes(&ids);
+        assert_eq!(hashes, [NO_EVENT_ID, NO_EVENT_ID]);
+        let mut fold = PartitionFold::new(&ids);
+        assert!(!fold.is_duplicate(&row(0, 7, hashes[0])));
+        assert!(!fold.is_duplicate(&row(1, 7, hashes[1])));
+    }
+
+    #[test]
+    fn long_and_short_event_ids_hash_by_content() {
+        let long = "0e5b7f4c-2d1a-4b8e-9c3f-7a6d5e4c3b2a";
+        let ids = StringChunked::from_slice("event_id".into(), &["short", long, "short", long]);
+        let h = event_id_hashes(&ids);
+        assert_eq!((h[0], h[1]), (h[2], h[3]));
+        assert_ne!(h[0], h[1]);
+        assert!(h.iter().all(|h| h % 2 == 1));
+    }
+
+    #[test]
+    fn partitions_spread_consecutive_identities() {
+        let mut used = vec![0usize; PARTITIONS];
+        for user in 0..(PARTITIONS as u32 * 8) {
+            used[partition_of(user)] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 0 && n < 24), "{used:?}");
+    }
 }
