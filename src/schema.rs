@@ -3,7 +3,7 @@
 //! `<lake>/events/dt=YYYY-MM-DD/*.parquet`, hive-partitioned by the UTC date of
 //! `event_time`. Other tools write this layout; `load` checks it file by file.
 
-use polars::prelude::{DataType, Field, Schema, TimeUnit, TimeZone};
+use polars::prelude::*;
 
 pub const EVENTS_DIR: &str = "events";
 pub const PARTITION_KEY: &str = "dt";
@@ -78,4 +78,73 @@ pub fn expected_type(column: &str) -> Option<DataType> {
 
 pub fn is_required(column: &str) -> bool {
     column == EVENT_TIME || REQUIRED_STRINGS.contains(&column)
+}
+
+/// One event in the lake's terms, as writers (`sample`, `ingest`) build it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    /// Microseconds since the epoch, UTC.
+    pub event_time: i64,
+    pub user: String,
+    pub tool: String,
+    pub action: String,
+    pub source: String,
+    pub event_id: String,
+    pub target: Option<String>,
+    pub src_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub cluster_id: Option<String>,
+    pub account_id: Option<String>,
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub node: Option<String>,
+    pub image_digest: Option<String>,
+    pub groups: Option<Vec<String>>,
+}
+
+/// Events as a frame with the canonical schema, in [`canonical`] order.
+pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
+    let strings = |name: &str, f: &dyn Fn(&Event) -> &str| -> Column {
+        Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>())
+    };
+    let optional = |name: &str, f: &dyn Fn(&Event) -> Option<&str>| -> Column {
+        Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>())
+    };
+    let times = Int64Chunked::from_vec(
+        EVENT_TIME.into(),
+        events.iter().map(|e| e.event_time).collect(),
+    )
+    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+    .into_series();
+    let mut groups: ListChunked = events
+        .iter()
+        .map(|e| {
+            e.groups
+                .as_ref()
+                .map(|g| Series::new(PlSmallStr::EMPTY, g.as_slice()))
+        })
+        .collect();
+    groups.rename(GROUPS.into());
+    let groups = groups.cast(&groups_type())?;
+    DataFrame::new(
+        events.len(),
+        vec![
+            times.into(),
+            strings(USER, &|e| &e.user),
+            strings(TOOL, &|e| &e.tool),
+            strings(ACTION, &|e| &e.action),
+            strings(SOURCE, &|e| &e.source),
+            strings(EVENT_ID, &|e| &e.event_id),
+            optional(TARGET, &|e| e.target.as_deref()),
+            optional(SRC_IP, &|e| e.src_ip.as_deref()),
+            optional(USER_AGENT, &|e| e.user_agent.as_deref()),
+            optional(CLUSTER_ID, &|e| e.cluster_id.as_deref()),
+            optional(ACCOUNT_ID, &|e| e.account_id.as_deref()),
+            optional(NAMESPACE, &|e| e.namespace.as_deref()),
+            optional(POD, &|e| e.pod.as_deref()),
+            optional(NODE, &|e| e.node.as_deref()),
+            optional(IMAGE_DIGEST, &|e| e.image_digest.as_deref()),
+            groups.into(),
+        ],
+    )
 }

@@ -22,6 +22,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::schema::Event;
+
 use org::{Org, TEAMS};
 
 pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -527,56 +529,29 @@ fn write_partition(
 }
 
 fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
-    let opt =
-        |f: &dyn Fn(&Row) -> Option<&str>| -> Vec<Option<&str>> { rows.iter().map(f).collect() };
-    let event_ids: Vec<String> = rows.iter().map(|r| ids.next(r.source)).collect();
-    let times = Int64Chunked::from_vec("event_time".into(), rows.iter().map(|r| r.t).collect())
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_series();
-    let groups: Vec<Option<Series>> = rows
+    let owned = |s: &Option<String>| s.clone();
+    let events: Vec<Event> = rows
         .iter()
-        .map(|r| {
-            r.groups
-                .as_ref()
-                .map(|g| Series::new("".into(), g.as_slice()))
+        .map(|r| Event {
+            event_time: r.t,
+            user: r.user.clone(),
+            tool: r.tool.to_owned(),
+            action: r.action.clone(),
+            source: r.source.to_owned(),
+            event_id: ids.next(r.source),
+            target: owned(&r.target),
+            src_ip: owned(&r.src_ip),
+            user_agent: owned(&r.user_agent),
+            cluster_id: r.cluster_id.map(str::to_owned),
+            account_id: owned(&r.account_id),
+            namespace: owned(&r.namespace),
+            pod: owned(&r.pod),
+            node: owned(&r.node),
+            image_digest: owned(&r.image_digest),
+            groups: r.groups.clone(),
         })
         .collect();
-    let mut groups: ListChunked = groups.into_iter().collect();
-    groups.rename("groups".into());
-    let groups = groups.cast(&DataType::List(Box::new(DataType::String)))?;
-    DataFrame::new(
-        rows.len(),
-        vec![
-            times.into(),
-            Column::new(
-                "user".into(),
-                rows.iter().map(|r| r.user.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "tool".into(),
-                rows.iter().map(|r| r.tool).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "action".into(),
-                rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "source".into(),
-                rows.iter().map(|r| r.source).collect::<Vec<_>>(),
-            ),
-            Column::new("event_id".into(), event_ids),
-            Column::new("target".into(), opt(&|r| r.target.as_deref())),
-            Column::new("src_ip".into(), opt(&|r| r.src_ip.as_deref())),
-            Column::new("user_agent".into(), opt(&|r| r.user_agent.as_deref())),
-            Column::new("cluster_id".into(), opt(&|r| r.cluster_id)),
-            Column::new("account_id".into(), opt(&|r| r.account_id.as_deref())),
-            Column::new("namespace".into(), opt(&|r| r.namespace.as_deref())),
-            Column::new("pod".into(), opt(&|r| r.pod.as_deref())),
-            Column::new("node".into(), opt(&|r| r.node.as_deref())),
-            Column::new("image_digest".into(), opt(&|r| r.image_digest.as_deref())),
-            groups.into(),
-        ],
-    )
+    crate::schema::frame(&events)
 }
 
 #[cfg(test)]
