@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, EvalArgs, RunArgs, SampleArgs};
+use crate::cli::{Cli, Command, EvalArgs, IngestArgs, IngestFormat, RunArgs, SampleArgs};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, rank::RankOptions, Job};
 use crate::window::{rfc3339, Bound, Window};
-use crate::{detectors, eval, sample};
+use crate::{detectors, eval, ingest, sample};
 
 /// How a successful command ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,7 +31,55 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Run(args) => run_job(args),
         Command::Sample(args) => run_sample(args),
         Command::Eval(args) => run_eval(args),
+        Command::Ingest(args) => run_ingest(args),
     }
+}
+
+fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
+    let format = match args.format {
+        IngestFormat::K8sAudit => ingest::Format::K8sAudit,
+        IngestFormat::Cloudtrail => ingest::Format::Cloudtrail,
+        IngestFormat::GcpAudit => ingest::Format::GcpAudit,
+        IngestFormat::Falco => ingest::Format::Falco,
+    };
+    let options = ingest::IngestOptions {
+        format,
+        inputs: args.input.clone(),
+        lake: args.lake.clone(),
+        stamp: ingest::Stamp {
+            cluster_id: args.cluster_id.clone(),
+        },
+    };
+    let report = ingest::run(&options)?;
+    let mut text = format!(
+        "Ingested {} {} records from {} files ({} already ingested): {} events written to {} partitions, {} duplicates dropped",
+        report.records,
+        report.format,
+        report.files_read,
+        report.files_already_ingested,
+        report.events_written,
+        report.partitions_written.len(),
+        report.duplicates_dropped,
+    );
+    if format == ingest::Format::Falco {
+        text += &format!(", {} attributed to exec sessions", report.attributed_to_sessions);
+    }
+    text += ".\n";
+    for (reason, n) in &report.skipped {
+        text += &format!("  skipped {n}: {reason}\n");
+    }
+    for (class, n) in &report.quarantined {
+        text += &format!("  quarantined {n}: {class}\n");
+    }
+    for path in &report.quarantine_files {
+        text += &format!("  quarantine file: {}\n", path.display());
+    }
+    print_out(&text);
+    Ok(if report.quarantined_total() == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Partial
+    })
 }
 
 fn run_job(args: &RunArgs) -> Result<Outcome> {

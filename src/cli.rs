@@ -49,6 +49,41 @@ pub enum Command {
     /// Average precision and recall@k of findings against scenario labels.
     #[command(after_help = EXIT_CODES)]
     Eval(EvalArgs),
+    /// Read raw platform logs (Kubernetes audit, CloudTrail, GCP audit,
+    /// Falco) into the lake's events/dt=YYYY-MM-DD/ partitions.
+    #[command(after_help = INGEST_EXIT_CODES)]
+    Ingest(IngestArgs),
+}
+
+pub const INGEST_EXIT_CODES: &str = "\
+Exit codes:
+  0  every record became an event or a documented skip
+  1  finished, but some records were quarantined (see LAKE/_quarantine/)
+  2  usage error (bad argument, missing input, unreadable manifest)
+  3  runtime error (I/O, Parquet): safe to retry; nothing half-written";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngestFormat {
+    K8sAudit,
+    Cloudtrail,
+    GcpAudit,
+    Falco,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Which platform's native format the inputs are in.
+    #[arg(long, value_enum)]
+    pub format: IngestFormat,
+    /// Files or folders (read recursively), plain or .gz.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+    /// Lake root; events go to LAKE/events/dt=YYYY-MM-DD/.
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Cluster these Kubernetes or Falco logs come from, stamped on each event.
+    #[arg(long, value_name = "ID")]
+    pub cluster_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -77,6 +77,18 @@ pub enum Error {
     #[error("failed while {doing}")]
     Query { doing: String, source: PolarsError },
 
+    #[error("ingest input {path} does not exist")]
+    InputNotFound { path: PathBuf },
+
+    #[error("cannot read {path}")]
+    ReadInput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("ingest manifest {path} is not readable JSON ({reason}); move it aside to re-ingest everything")]
+    Manifest { path: PathBuf, reason: String },
+
     #[error("cannot write {path}")]
     Write {
         path: PathBuf,
@@ -116,6 +128,8 @@ impl Error {
                 | Error::ReadContext { .. }
                 | Error::Labels { .. }
                 | Error::NoFindings { .. }
+                | Error::InputNotFound { .. }
+                | Error::Manifest { .. }
         ) || matches!(self, Error::Sample { source } if source.is_usage())
     }
 

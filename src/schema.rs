@@ -100,7 +100,14 @@ pub struct Event {
     pub node: Option<String>,
     pub image_digest: Option<String>,
     pub groups: Option<Vec<String>>,
+    /// Who the event was performed as, when not the `user` (Kubernetes
+    /// impersonation, GCP service-account delegation). Written as the extra
+    /// column `acting_as` only by files that have some.
+    pub acting_as: Option<String>,
 }
+
+/// Extra column beside the contract: see [`Event::acting_as`].
+pub const ACTING_AS: &str = "acting_as";
 
 /// Events as a frame with the canonical schema, in [`canonical`] order.
 pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
@@ -126,9 +133,7 @@ pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
         .collect();
     groups.rename(GROUPS.into());
     let groups = groups.cast(&groups_type())?;
-    DataFrame::new(
-        events.len(),
-        vec![
+    let mut columns = vec![
             times.into(),
             strings(USER, &|e| &e.user),
             strings(TOOL, &|e| &e.tool),
@@ -145,6 +150,9 @@ pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
             optional(NODE, &|e| e.node.as_deref()),
             optional(IMAGE_DIGEST, &|e| e.image_digest.as_deref()),
             groups.into(),
-        ],
-    )
+    ];
+    if events.iter().any(|e| e.acting_as.is_some()) {
+        columns.push(optional(ACTING_AS, &|e| e.acting_as.as_deref()));
+    }
+    DataFrame::new(events.len(), columns)
 }

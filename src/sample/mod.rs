@@ -549,6 +549,7 @@ fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
             node: owned(&r.node),
             image_digest: owned(&r.image_digest),
             groups: r.groups.clone(),
+            acting_as: None,
         })
         .collect();
     crate::schema::frame(&events)

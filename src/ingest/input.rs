@@ -1,0 +1,247 @@
+//! Finding input files, decompressing them, and framing their records.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use super::{Adapter, Normalised, Outcome, Quarantined, Stamp};
+use crate::error::{Error, Result};
+
+/// A file to ingest, with what the manifest remembers of it.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Seconds since the epoch.
+    pub modified: i64,
+}
+
+/// How a platform lays records out in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One JSON record per line.
+    Lines,
+    /// A `{"Records":[...]}` document, a JSON array of records, a single
+    /// record, or JSON lines: whichever the file holds.
+    Document,
+}
+
+/// The longest line or record kept; longer ones are quarantined (audit
+/// events carrying whole objects stay far below this).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Every regular file under `inputs` (folders recursively, hidden entries
+/// skipped), sorted so a run reads them in a stable order.
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|_| Error::InputNotFound {
+            path: input.clone(),
+        })?;
+        if meta.is_dir() {
+            walk(input, &mut files)?;
+        } else {
+            files.push(input_file(input.clone(), &meta));
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path);
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
+    let read = |source| Error::ReadInput {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::metadata(&path).map_err(|source| Error::ReadInput {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(&path, files)?;
+        } else if meta.is_file() {
+            files.push(input_file(path, &meta));
+        }
+    }
+    Ok(())
+}
+
+fn input_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    InputFile {
+        path,
+        size: meta.len(),
+        modified,
+    }
+}
+
+/// One file's records, normalised.
+pub struct FileRecords {
+    pub file: InputFile,
+    pub records: u64,
+    pub events: Vec<Normalised>,
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// Reads, decompresses and frames one file and runs the adapter over its
+/// records. Never fails: what cannot be read is quarantined.
+pub fn parse_file<A: Adapter>(adapter: &A, file: &InputFile, stamp: &Stamp) -> FileRecords {
+    let mut out = FileRecords {
+        file: file.clone(),
+        records: 0,
+        events: Vec::new(),
+        skipped: BTreeMap::new(),
+        quarantined: Vec::new(),
+    };
+    let display = file.path.display().to_string();
+    let mut quarantine = |position: String, class: &'static str, detail: String, bytes: &[u8]| {
+        out.quarantined.push(Quarantined::new(&display, position, class, detail, bytes));
+    };
+    let (bytes, read_problem) = read_all(&file.path);
+    if let Some(problem) = read_problem {
+        quarantine("file".into(), problem.0, problem.1, &[]);
+    }
+    let mut outcomes = Vec::new();
+    for (position, record) in frame(&bytes, A::FRAMING, &mut quarantine) {
+        outcomes.clear();
+        adapter.normalise(&record, stamp, &mut outcomes);
+        for outcome in outcomes.drain(..) {
+            out.records += 1;
+            match outcome {
+                Outcome::Event(n) => out.events.push(*n),
+                Outcome::Skip(reason) => *out.skipped.entry(reason).or_default() += 1,
+                Outcome::Reject(r) => quarantine(position.to_string(), r.class, r.detail, &record),
+            }
+        }
+    }
+    out
+}
+
+/// The file's bytes, gunzipped when it is gzip (by its magic number). A
+/// truncated or corrupt gzip keeps what decoded before the damage and
+/// reports it.
+fn read_all(path: &Path) -> (Vec<u8>, Option<(&'static str, String)>) {
+    let mut bytes = Vec::new();
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (bytes, Some(("unreadable file", e.to_string()))),
+    };
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        return (bytes, Some(("unreadable file", e.to_string())));
+    }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return (bytes, None);
+    }
+    let mut plain = Vec::new();
+    let problem = MultiGzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut plain)
+        .err()
+        .map(|e| {
+            (
+                "truncated or corrupt gzip",
+                format!("gzip stream broke after {} decompressed bytes: {e}", plain.len()),
+            )
+        });
+    (plain, problem)
+}
+
+/// Where a record sits in its file, for the quarantine.
+#[derive(Debug, Clone, Copy)]
+pub enum Position {
+    Line(usize),
+    Record(usize),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+type QuarantineFn<'q> = dyn FnMut(String, &'static str, String, &[u8]) + 'q;
+
+/// Splits a file into records; framing problems go to `quarantine`.
+pub fn frame<'b>(
+    bytes: &'b [u8],
+    framing: Framing,
+    quarantine: &mut QuarantineFn<'_>,
+) -> Vec<(Position, Cow<'b, [u8]>)> {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let body = bytes[start..].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes[start..]);
+    if framing == Framing::Document {
+        if body.starts_with(b"[") {
+            return match serde_json::from_slice::<Vec<serde_json::Value>>(body) {
+                Ok(items) => records_of(items),
+                Err(e) => {
+                    quarantine("file".into(), "malformed JSON", format!("not a JSON array of records: {e}"), body);
+                    Vec::new()
+                }
+            };
+        }
+        if let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_slice(body) {
+            return match doc.remove("Records") {
+                Some(serde_json::Value::Array(items)) => records_of(items),
+                Some(_) => {
+                    quarantine("file".into(), "wrong type or malformed JSON", "`Records` is not an array".into(), body);
+                    Vec::new()
+                }
+                None => vec![(Position::Record(1), Cow::Borrowed(body))],
+            };
+        }
+    }
+    lines(bytes, quarantine)
+}
+
+fn records_of<'b>(items: Vec<serde_json::Value>) -> Vec<(Position, Cow<'b, [u8]>)> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let bytes = serde_json::to_vec(&item).unwrap_or_default();
+            (Position::Record(i + 1), Cow::Owned(bytes))
+        })
+        .collect()
+}
+
+fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Position, Cow<'b, [u8]>)> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        if line.len() > MAX_RECORD_BYTES {
+            quarantine(
+                Position::Line(i + 1).to_string(),
+                "record too large",
+                format!("{} bytes; records over {MAX_RECORD_BYTES} bytes are not read", line.len()),
+                line,
+            );
+            continue;
+        }
+        out.push((Position::Line(i + 1), Cow::Borrowed(line)));
+    }
+    out
+}

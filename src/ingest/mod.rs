@@ -1,0 +1,256 @@
+//! `lakehound ingest`: raw platform logs into the canonical lake.
+//!
+//! One adapter per platform turns a record into an [`Event`] (or a counted
+//! skip, or a quarantine reason); this module walks the inputs, frames their
+//! records, runs the adapter over files in parallel and hands the events to
+//! `store`, which writes each UTC day's partition atomically without
+//! duplicates. Falco process events are attributed to the humans whose exec
+//! sessions they ran in (`sessions`) before they are written.
+
+mod cloudtrail;
+mod falco;
+mod gcp_audit;
+mod identity;
+mod input;
+mod k8s_audit;
+mod sessions;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::DateTime;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::schema::Event;
+pub use input::Framing;
+pub use store::Quarantined;
+
+/// The platforms `ingest` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    K8sAudit,
+    Cloudtrail,
+    GcpAudit,
+    Falco,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::K8sAudit => "k8s-audit",
+            Format::Cloudtrail => "cloudtrail",
+            Format::GcpAudit => "gcp-audit",
+            Format::Falco => "falco",
+        }
+    }
+}
+
+/// Facts the operator knows about the inputs, stamped on every event.
+#[derive(Debug, Clone, Default)]
+pub struct Stamp {
+    pub cluster_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub format: Format,
+    pub inputs: Vec<PathBuf>,
+    pub lake: PathBuf,
+    pub stamp: Stamp,
+}
+
+/// An event from an adapter, with what correlation needs beyond the lake's
+/// columns.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    pub event: Event,
+    /// Falco's `proc.sid`: processes of one shell share it.
+    pub process_session: Option<i64>,
+}
+
+/// What became of one record.
+#[derive(Debug)]
+pub enum Outcome {
+    Event(Box<Normalised>),
+    /// Not an event by design (e.g. the first stage of a K8s request);
+    /// counted by reason, not quarantined.
+    Skip(&'static str),
+    Reject(Reject),
+}
+
+/// Why a record was quarantined: a class for counting and a detail for the
+/// person reading the quarantine file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub class: &'static str,
+    pub detail: String,
+}
+
+impl Reject {
+    pub fn missing(field: &str) -> Reject {
+        Reject {
+            class: "missing required field",
+            detail: format!("missing {field}"),
+        }
+    }
+
+    pub fn json(e: &serde_json::Error) -> Reject {
+        Reject {
+            class: if e.is_eof() {
+                "truncated JSON"
+            } else {
+                "wrong type or malformed JSON"
+            },
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// One platform's records to events.
+pub trait Adapter: Sync {
+    /// The lake's `source` value for this platform.
+    const SOURCE: &'static str;
+    /// How records are laid out in a file.
+    const FRAMING: Framing = Framing::Lines;
+    /// Pushes what became of `record` (usually one outcome; a list document
+    /// gives one per item).
+    fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>);
+}
+
+/// RFC 3339 (any fraction, any offset) to microseconds since the epoch.
+pub fn parse_time(text: &str) -> std::result::Result<i64, Reject> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| Reject {
+            class: "bad timestamp",
+            detail: format!("timestamp {text:?} is not RFC 3339: {e}"),
+        })
+}
+
+/// A 128-bit content hash as hex, for records that carry no id of their own.
+pub fn content_id(bytes: &[u8]) -> String {
+    let fnv = |basis: u64| {
+        bytes.iter().fold(basis, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+}
+
+/// What an ingest did, for the operator and the manifest.
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    pub run_id: String,
+    pub format: String,
+    pub files_read: usize,
+    /// Files the manifest says were ingested before (same path, size, time).
+    pub files_already_ingested: usize,
+    pub records: u64,
+    pub events_written: u64,
+    /// Events already in the lake or repeated in the inputs.
+    pub duplicates_dropped: u64,
+    /// Falco process events attributed to an exec session's user.
+    pub attributed_to_sessions: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub quarantined: BTreeMap<String, u64>,
+    pub partitions_written: Vec<String>,
+    pub quarantine_files: Vec<PathBuf>,
+}
+
+impl IngestReport {
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+}
+
+/// Inputs read per batch: the events of one batch are written before the
+/// next is read, so memory stays flat however many files go in.
+const BATCH_BYTES: u64 = 256 << 20;
+const BATCH_FILES: usize = 256;
+
+pub fn run(options: &IngestOptions) -> Result<IngestReport> {
+    match options.format {
+        Format::K8sAudit => run_with(&k8s_audit::K8sAudit, options),
+        Format::Cloudtrail => run_with(&cloudtrail::CloudTrail, options),
+        Format::GcpAudit => run_with(&gcp_audit::GcpAudit, options),
+        Format::Falco => run_with(&falco::Falco, options),
+    }
+}
+
+fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestReport> {
+    let lake = &options.lake;
+    std::fs::create_dir_all(lake).map_err(|source| Error::Write {
+        path: lake.clone(),
+        source,
+    })?;
+    let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let files = input::discover(&options.inputs)?;
+    let mut manifest = store::Manifest::load(lake)?;
+    let (todo, done): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| !manifest.has(f));
+    let mut report = IngestReport {
+        run_id: run_id.clone(),
+        format: options.format.name().to_owned(),
+        files_already_ingested: done.len(),
+        ..Default::default()
+    };
+    for (batch_no, batch) in batches(&todo).into_iter().enumerate() {
+        let parsed: Vec<input::FileRecords> = batch
+            .par_iter()
+            .map(|file| input::parse_file(adapter, file, &options.stamp))
+            .collect();
+        let mut events = Vec::new();
+        let mut quarantined = Vec::new();
+        for file in parsed {
+            report.files_read += 1;
+            report.records += file.records;
+            for (reason, n) in &file.skipped {
+                *report.skipped.entry((*reason).to_owned()).or_default() += n;
+            }
+            for q in &file.quarantined {
+                *report.quarantined.entry(q.class.to_owned()).or_default() += 1;
+            }
+            manifest.add(&file, options.format);
+            events.extend(file.events);
+            quarantined.extend(file.quarantined);
+        }
+        if options.format == Format::Falco {
+            report.attributed_to_sessions += sessions::attribute(lake, &mut events)?;
+        }
+        let events: Vec<Event> = events.into_iter().map(|n| n.event).collect();
+        let written = store::write_events(lake, A::SOURCE, events, &run_id, batch_no)?;
+        report.events_written += written.events;
+        report.duplicates_dropped += written.duplicates;
+        report.partitions_written.extend(written.partitions);
+        if let Some(path) = store::write_quarantine(lake, options.format, &run_id, batch_no, &quarantined)? {
+            report.quarantine_files.push(path);
+        }
+        // After the partitions: a crash before this line re-reads the batch
+        // next time, and the duplicate check keeps the lake as it was.
+        manifest.save(lake)?;
+    }
+    report.partitions_written.sort();
+    report.partitions_written.dedup();
+    manifest.record_run(&report);
+    manifest.save(lake)?;
+    Ok(report)
+}
+
+fn batches(files: &[input::InputFile]) -> Vec<&[input::InputFile]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, f) in files.iter().enumerate() {
+        if i > start && (bytes + f.size > BATCH_BYTES || i - start >= BATCH_FILES) {
+            out.push(&files[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += f.size;
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}

@@ -1,0 +1,209 @@
+//! Exec-session correlation: a Falco process event inside a pod is
+//! attributed to the human who opened a `kubectl exec` (or attach) session
+//! into that pod, so what they ran inside the container counts toward their
+//! history.
+//!
+//! The window rule: a process at time `t` in (cluster, namespace, pod)
+//! belongs to the latest session into that pod opened in
+//! `[t - SESSION_WINDOW, t + CLOCK_SKEW]`. Once a process session (`proc.sid`)
+//! is attributed, later processes with the same sid in that pod stay with the
+//! same person, even after someone else opens a session into the pod or the
+//! window has passed: one shell is one person's. Sessions are read from the
+//! lake's `k8s_audit` events, so ingest the audit logs before Falco's.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::falco::workload_identity;
+use super::Normalised;
+use crate::error::{Error, Result};
+use crate::pipeline::load::{discover, events_frame};
+use crate::schema::{ACTION, CLUSTER_ID, NAMESPACE, POD, SOURCE, USER};
+use crate::window::{Bound, Window, MICROS_PER_DAY};
+
+/// How long after a session opens a new process may still belong to it.
+pub const SESSION_WINDOW: i64 = 3_600_000_000;
+/// Clock skew tolerated between the node (Falco) and the API server.
+pub const CLOCK_SKEW: i64 = 5_000_000;
+
+const SESSION_ACTIONS: [&str; 4] = [
+    "create pods/exec",
+    "get pods/exec",
+    "create pods/attach",
+    "get pods/attach",
+];
+
+type PodKey = (Option<String>, String, String);
+
+/// Attributes the Falco events in place; returns how many went to a person.
+pub fn attribute(lake: &std::path::Path, events: &mut [Normalised]) -> Result<u64> {
+    let in_pods = events.iter().filter(|n| n.event.pod.is_some());
+    let (Some(first), Some(last)) = (
+        in_pods.clone().map(|n| n.event.event_time).min(),
+        in_pods.map(|n| n.event.event_time).max(),
+    ) else {
+        return Ok(0);
+    };
+    let sessions = load_sessions(lake, first - SESSION_WINDOW, last + CLOCK_SKEW)?;
+    Ok(attribute_with(&sessions, events))
+}
+
+/// Sessions per pod, sorted by start: (start, user).
+type Sessions = HashMap<PodKey, Vec<(i64, String)>>;
+
+pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].event.event_time);
+    let mut by_process: HashMap<(PodKey, i64), String> = HashMap::new();
+    let mut attributed = 0;
+    for i in order {
+        let n = &mut events[i];
+        let (Some(ns), Some(pod)) = (n.event.namespace.clone(), n.event.pod.clone()) else {
+            continue;
+        };
+        let key: PodKey = (n.event.cluster_id.clone(), ns, pod);
+        let t = n.event.event_time;
+        let sticky = n
+            .process_session
+            .and_then(|sid| by_process.get(&(key.clone(), sid)).cloned());
+        let opener = sticky.or_else(|| {
+            sessions.get(&key).and_then(|list| {
+                list.iter()
+                    .rev()
+                    .find(|(start, _)| *start <= t + CLOCK_SKEW && *start >= t - SESSION_WINDOW)
+                    .map(|(_, user)| user.clone())
+            })
+        });
+        if let Some(user) = opener {
+            if let Some(sid) = n.process_session {
+                by_process.insert((key, sid), user.clone());
+            }
+            n.event.user = user;
+            attributed += 1;
+        } else {
+            n.event.user = workload_identity(
+                n.event.namespace.as_deref(),
+                n.event.pod.as_deref(),
+                n.event.node.as_deref(),
+            );
+        }
+    }
+    attributed
+}
+
+/// Exec and attach sessions recorded in the lake between `from` and `to`.
+fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions> {
+    let mut sessions = Sessions::new();
+    if !lake.join(crate::schema::EVENTS_DIR).is_dir() {
+        return Ok(sessions);
+    }
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp_micros(t.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
+            .map(|d| d.date_naive())
+            .unwrap_or_default()
+    };
+    let window = Window::new(Bound::Date(day(from)), Bound::Date(day(to)), 0)?;
+    let files = discover(lake, &window)?;
+    if files.files.is_empty() {
+        return Ok(sessions);
+    }
+    let actions = Series::new("actions".into(), SESSION_ACTIONS.as_slice());
+    let df = events_frame(&files.files, &[USER, ACTION, SOURCE, CLUSTER_ID, NAMESPACE, POD])?
+        .filter(
+            col(SOURCE)
+                .eq(lit("k8s_audit"))
+                .and(col(ACTION).is_in(lit(actions).implode(false), false))
+                .and(col(NAMESPACE).is_not_null())
+                .and(col(POD).is_not_null()),
+        )
+        .collect()
+        .map_err(Error::query("reading exec sessions from the lake"))?;
+    let text = |name: &str| df.column(name).and_then(|c| c.str().cloned());
+    let mut read = || -> PolarsResult<()> {
+        let (t, users, clusters, namespaces, pods) = (
+            df.column("t")?.i64()?.clone(),
+            text(USER)?,
+            text(CLUSTER_ID)?,
+            text(NAMESPACE)?,
+            text(POD)?,
+        );
+        for i in 0..df.height() {
+            let (Some(t), Some(user), Some(ns), Some(pod)) = (t.get(i), users.get(i), namespaces.get(i), pods.get(i)) else {
+                continue;
+            };
+            let key = (clusters.get(i).map(str::to_owned), ns.to_owned(), pod.to_owned());
+            sessions.entry(key).or_default().push((t, user.to_owned()));
+        }
+        Ok(())
+    };
+    read().map_err(Error::query("reading exec sessions from the lake"))?;
+    for list in sessions.values_mut() {
+        list.sort();
+    }
+    Ok(sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Event;
+
+    const MIN: i64 = 60_000_000;
+
+    fn process(t: i64, pod: &str, sid: i64) -> Normalised {
+        Normalised {
+            event: Event {
+                event_time: t,
+                user: "pod:payments/x".into(),
+                namespace: Some("payments".into()),
+                pod: Some(pod.into()),
+                ..Default::default()
+            },
+            process_session: Some(sid),
+        }
+    }
+
+    fn sessions(list: &[(i64, &str, &str)]) -> Sessions {
+        let mut s = Sessions::new();
+        for (t, pod, user) in list {
+            s.entry((None, "payments".into(), (*pod).into()))
+                .or_default()
+                .push((*t, (*user).into()));
+        }
+        s
+    }
+
+    #[test]
+    fn a_process_in_a_pod_during_an_exec_session_is_the_openers() {
+        let s = sessions(&[(0, "api-0", "alice@example.com")]);
+        let mut events = vec![process(2 * MIN, "api-0", 1), process(2 * MIN, "api-1", 2)];
+        assert_eq!(attribute_with(&s, &mut events), 1);
+        assert_eq!(events[0].event.user, "alice@example.com");
+        assert_eq!(events[1].event.user, "pod:payments/api-1");
+    }
+
+    #[test]
+    fn overlapping_sessions_keep_each_shell_with_the_person_who_opened_it() {
+        // Alice opens a shell, Bob opens another into the same pod while
+        // Alice's is still running; each shell's processes stay with its opener.
+        let s = sessions(&[(0, "api-0", "alice@example.com"), (10 * MIN, "api-0", "bob@example.com")]);
+        let mut events = vec![
+            process(MIN, "api-0", 100),       // Alice's shell
+            process(11 * MIN, "api-0", 200),  // Bob's shell
+            process(12 * MIN, "api-0", 100),  // Alice's shell again
+            process(90 * MIN, "api-0", 100),  // long after the window, same shell
+        ];
+        assert_eq!(attribute_with(&s, &mut events), 4);
+        let users: Vec<&str> = events.iter().map(|n| n.event.user.as_str()).collect();
+        assert_eq!(users, ["alice@example.com", "bob@example.com", "alice@example.com", "alice@example.com"]);
+    }
+
+    #[test]
+    fn a_process_long_after_any_session_is_the_workloads() {
+        let s = sessions(&[(0, "api-0", "alice@example.com")]);
+        let mut events = vec![process(2 * SESSION_WINDOW, "api-0", 7)];
+        assert_eq!(attribute_with(&s, &mut events), 0);
+        assert_eq!(events[0].event.user, "pod:payments/api-0");
+    }
+}

@@ -1,0 +1,257 @@
+//! Writing what ingest produced: event partitions (atomic, without
+//! duplicates), the quarantine and the manifest of ingested files.
+//!
+//! Layout under the lake: `events/dt=YYYY-MM-DD/part-<source>-<run>-<batch>.parquet`,
+//! `_quarantine/<format>/<run>-<batch>.jsonl`, `_ingest/manifest.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::input::{FileRecords, InputFile};
+use super::{Format, IngestReport};
+use crate::error::{Error, Result};
+use crate::schema::{self, Event, EVENTS_DIR, EVENT_ID, PARTITION_KEY, SOURCE};
+
+/// A record that could not become an event, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantined {
+    pub file: String,
+    /// `line N`, `record N` or `file`.
+    pub position: String,
+    pub class: &'static str,
+    pub detail: String,
+    /// The record's first bytes, for a look without opening the file.
+    pub excerpt: String,
+}
+
+const EXCERPT_BYTES: usize = 240;
+
+impl Quarantined {
+    pub fn new(file: &str, position: String, class: &'static str, detail: String, bytes: &[u8]) -> Self {
+        let cut = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+        Quarantined {
+            file: file.to_owned(),
+            position,
+            class,
+            detail,
+            excerpt: String::from_utf8_lossy(cut).into_owned(),
+        }
+    }
+}
+
+pub struct Written {
+    pub events: u64,
+    pub duplicates: u64,
+    pub partitions: Vec<String>,
+}
+
+/// Writes events to their UTC-day partitions. Events whose `(source,
+/// event_id)` the partition already holds, or that repeat within the batch,
+/// are dropped, so re-ingesting the same inputs adds nothing.
+pub fn write_events(lake: &Path, source: &str, events: Vec<Event>, run_id: &str, batch: usize) -> Result<Written> {
+    let mut by_day: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+    for e in events {
+        let Some(day) = DateTime::from_timestamp_micros(e.event_time).map(|t| t.date_naive()) else {
+            continue;
+        };
+        by_day.entry(day).or_default().push(e);
+    }
+    let mut written = Written {
+        events: 0,
+        duplicates: 0,
+        partitions: Vec::new(),
+    };
+    for (day, mut events) in by_day {
+        let dir = lake.join(EVENTS_DIR).join(format!("{PARTITION_KEY}={day}"));
+        let mut known = existing_ids(&dir, source)?;
+        let before = events.len();
+        events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+        events.retain(|e| known.insert(e.event_id.clone()));
+        written.duplicates += (before - events.len()) as u64;
+        if events.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
+        let mut df = schema::frame(&events).map_err(Error::query(format!("building {}", path.display())))?;
+        atomic_write(&path, |file| {
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })?;
+        written.events += events.len() as u64;
+        written.partitions.push(day.to_string());
+    }
+    Ok(written)
+}
+
+/// The event ids of `source` already in a partition.
+fn existing_ids(dir: &Path, source: &str) -> Result<HashSet<String>> {
+    let mut ids = HashSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(ids);
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    files.sort();
+    for path in files {
+        let doing = format!("reading the event ids already in {}", path.display());
+        let df = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
+            .and_then(|lf| {
+                lf.filter(col(SOURCE).eq(lit(source)))
+                    .select([col(EVENT_ID)])
+                    .collect()
+            })
+            .map_err(Error::query(doing.clone()))?;
+        let column = df.column(EVENT_ID).and_then(|c| c.str().cloned()).map_err(Error::query(doing))?;
+        ids.extend(column.iter().flatten().map(str::to_owned));
+    }
+    Ok(ids)
+}
+
+/// Writes a batch's quarantined records as JSON lines; `None` when there
+/// were none.
+pub fn write_quarantine(
+    lake: &Path,
+    format: Format,
+    run_id: &str,
+    batch: usize,
+    records: &[Quarantined],
+) -> Result<Option<PathBuf>> {
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let path = lake
+        .join("_quarantine")
+        .join(format.name())
+        .join(format!("{run_id}-{batch:04}.jsonl"));
+    atomic_write(&path, |file| {
+        let mut out = std::io::BufWriter::new(file);
+        for r in records {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    })?;
+    Ok(Some(path))
+}
+
+/// Files ingested so far, and a summary of each run.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub files: BTreeMap<String, FileEntry>,
+    pub runs: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub format: Format,
+    pub size: u64,
+    pub modified: i64,
+    pub records: u64,
+    pub events: u64,
+    pub quarantined: u64,
+}
+
+impl<'de> Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        [Format::K8sAudit, Format::Cloudtrail, Format::GcpAudit, Format::Falco]
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown format {name:?}")))
+    }
+}
+
+fn manifest_path(lake: &Path) -> PathBuf {
+    lake.join("_ingest").join("manifest.json")
+}
+
+impl Manifest {
+    pub fn load(lake: &Path) -> Result<Manifest> {
+        let path = manifest_path(lake);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+                path,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(source) => Err(Error::ReadInput { path, source }),
+        }
+    }
+
+    /// Ingested before: the same path with the same size and modification time.
+    pub fn has(&self, file: &InputFile) -> bool {
+        self.files
+            .get(&key(&file.path))
+            .is_some_and(|e| e.size == file.size && e.modified == file.modified)
+    }
+
+    pub fn add(&mut self, file: &FileRecords, format: Format) {
+        self.files.insert(
+            key(&file.file.path),
+            FileEntry {
+                format,
+                size: file.file.size,
+                modified: file.file.modified,
+                records: file.records,
+                events: file.events.len() as u64,
+                quarantined: file.quarantined.len() as u64,
+            },
+        );
+    }
+
+    pub fn record_run(&mut self, report: &IngestReport) {
+        if let Ok(value) = serde_json::to_value(report) {
+            self.runs.push(value);
+        }
+    }
+
+    pub fn save(&self, lake: &Path) -> Result<()> {
+        let path = manifest_path(lake);
+        atomic_write(&path, |file| {
+            serde_json::to_writer_pretty(&mut *file, self)?;
+            file.write_all(b"\n")
+        })
+    }
+}
+
+fn key(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Writes through a hidden temporary sibling and a rename, so readers and
+/// crashes never see half a file.
+fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    let io = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut file = File::create(&tmp).map_err(io)?;
+    let result = write(&mut file).and_then(|()| file.sync_all());
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
