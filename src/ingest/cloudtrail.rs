@@ -167,14 +167,18 @@ fn normalise_record(r: Record, record: &[u8]) -> Outcome {
 /// See [`aws_principal`]; services and accounts without an ARN are named by
 /// what CloudTrail gives.
 fn principal(id: &UserIdentity) -> Option<String> {
-    if let Some(arn) = id.arn.as_deref() {
-        return aws_principal(arn);
+    // A malformed ARN falls through to the other fields.
+    if let Some(principal) = id.arn.as_deref().and_then(aws_principal) {
+        return Some(principal);
     }
     match id.kind.as_deref() {
-        Some("AWSService") => id.invoked_by.as_deref().map(str::to_owned),
+        // AWS acting on its own (service events carry no type at all).
+        Some("AWSService") | None if id.invoked_by.is_some() => {
+            id.invoked_by.as_deref().map(str::to_owned)
+        }
         Some("AssumedRole") => {
-            // No ARN: the role from the session issuer, the session name
-            // from the principal id ("AROA...:session").
+            // No usable ARN: the role from the session issuer, the session
+            // name from the principal id ("AROA...:session").
             let role = id.session_context.as_ref()?.session_issuer.as_ref()?.arn.as_deref()?;
             let session = id.principal_id.as_deref()?.split_once(':')?.1;
             let account = id.account_id.as_deref().unwrap_or("");

@@ -103,7 +103,8 @@ fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions>
             .map(|d| d.date_naive())
             .unwrap_or_default()
     };
-    let window = Window::new(Bound::Date(day(from)), Bound::Date(day(to)), 0)?;
+    // One baseline day is the least a Window takes; it only widens the read.
+    let window = Window::new(Bound::Date(day(from)), Bound::Date(day(to)), 1)?;
     let files = discover(lake, &window)?;
     if files.files.is_empty() {
         return Ok(sessions);

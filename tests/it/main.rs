@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod detector_contract;
 mod fixture;
+mod ingest;
 mod pipeline;
 mod sample_lake;
 mod support;
