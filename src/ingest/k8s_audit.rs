@@ -40,6 +40,16 @@ struct AuditEvent<'a> {
     stage_timestamp: Option<Cow<'a, str>>,
     #[serde(borrow)]
     metadata: Option<Metadata<'a>>,
+    /// The event time a Panther export gives every event.
+    #[serde(rename = "p_event_time", borrow)]
+    p_event_time: Option<Cow<'a, str>>,
+    /// Azure Monitor (AKS diagnostic logs) wraps the audit event as a string.
+    properties: Option<AzureProperties>,
+}
+
+#[derive(Deserialize)]
+struct AzureProperties {
+    log: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +94,9 @@ impl Adapter for K8sAudit {
             Ok(e) => e,
             Err(e) => return out.push(Outcome::Reject(Reject::json(&e))),
         };
+        if let Some(inner) = event.properties.as_ref().and_then(|p| p.log.as_deref()) {
+            return self.normalise(inner.as_bytes(), stamp, out);
+        }
         if event.kind.as_deref() == Some("EventList") {
             match serde_json::from_slice::<EventList>(record) {
                 Ok(list) => {
@@ -114,7 +127,8 @@ fn normalise_event(e: AuditEvent, record: &[u8], stamp: &Stamp) -> Outcome {
         .request_received_timestamp
         .as_deref()
         .or(e.stage_timestamp.as_deref())
-        .or(e.metadata.as_ref().and_then(|m| m.creation_timestamp.as_deref()));
+        .or(e.metadata.as_ref().and_then(|m| m.creation_timestamp.as_deref()))
+        .or(e.p_event_time.as_deref());
     let Some(time) = time else {
         return Outcome::Reject(Reject::missing("requestReceivedTimestamp"));
     };
@@ -208,6 +222,23 @@ mod tests {
     fn the_request_received_stage_is_a_counted_skip_not_an_event() {
         let line = r#"{"auditID":"a1","stage":"RequestReceived","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"secrets"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#;
         assert!(matches!(one(line), Outcome::Skip(_)));
+    }
+
+    #[test]
+    fn an_aks_diagnostic_log_record_is_the_audit_event_inside_it() {
+        let inner = r#"{"kind":"Event","auditID":"z1","verb":"get","user":{"username":"alice@example.com"},"objectRef":{"resource":"secrets","namespace":"kube-system"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#;
+        let wrapped = serde_json::json!({"category": "kube-audit", "properties": {"log": inner}}).to_string();
+        let Outcome::Event(n) = one(&wrapped) else { panic!("not an event") };
+        assert_eq!(n.event.action, "get secrets");
+        assert_eq!(n.event.event_id, "z1");
+    }
+
+    #[test]
+    fn timestamps_without_an_offset_are_utc() {
+        let line = r#"{"auditID":"p1","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"pods"},"p_event_time":"2026-11-03 10:00:00.5"}"#;
+        let outcome = one(line);
+        let Outcome::Event(n) = outcome else { panic!("not an event: {outcome:?}") };
+        assert_eq!(n.event.event_time, 1_793_700_000_500_000);
     }
 
     #[test]

@@ -121,13 +121,20 @@ pub trait Adapter: Sync {
     fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>);
 }
 
-/// RFC 3339 (any fraction, any offset) to microseconds since the epoch.
+/// RFC 3339 (any fraction, any offset) to microseconds since the epoch. A
+/// timestamp without an offset (`2026-11-03 10:00:00.5`, as Panther exports
+/// and some shippers write them) is taken as UTC.
 pub fn parse_time(text: &str) -> std::result::Result<i64, Reject> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_micros())
-        .map_err(|e| Reject {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_micros());
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|t| t.and_utc().timestamp_micros())
+        .ok_or_else(|| Reject {
             class: "bad timestamp",
-            detail: format!("timestamp {text:?} is not RFC 3339: {e}"),
+            detail: format!("timestamp {text:?} is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS"),
         })
 }
 
