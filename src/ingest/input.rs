@@ -133,9 +133,7 @@ pub fn parse_file<A: Adapter>(adapter: &A, file: &InputFile, stamp: &Stamp) -> F
     out
 }
 
-/// The file's bytes, gunzipped when it is gzip (by its magic number). A
-/// truncated or corrupt gzip keeps what decoded before the damage and
-/// reports it.
+/// The file's bytes, gunzipped when it is gzip.
 fn read_all(path: &Path) -> (Vec<u8>, Option<(&'static str, String)>) {
     let mut bytes = Vec::new();
     let mut file = match File::open(path) {
@@ -145,6 +143,12 @@ fn read_all(path: &Path) -> (Vec<u8>, Option<(&'static str, String)>) {
     if let Err(e) = file.read_to_end(&mut bytes) {
         return (bytes, Some(("unreadable file", e.to_string())));
     }
+    decode(bytes)
+}
+
+/// Gunzips `bytes` when they are gzip (by the magic number). A truncated or
+/// corrupt stream keeps what decoded before the damage and reports it.
+pub fn decode(bytes: Vec<u8>) -> (Vec<u8>, Option<(&'static str, String)>) {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return (bytes, None);
     }

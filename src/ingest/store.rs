@@ -166,7 +166,7 @@ pub struct FileEntry {
 impl<'de> Deserialize<'de> for Format {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        [Format::K8sAudit, Format::Cloudtrail, Format::GcpAudit, Format::Falco]
+        Format::ALL
             .into_iter()
             .find(|f| f.name() == name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown format {name:?}")))
