@@ -205,18 +205,40 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         end: args.end,
         ..Default::default()
     };
-    let summary =
-        sample::generate(&options, &args.out).map_err(|source| Error::Sample { source })?;
+    let output = if args.raw {
+        sample::Output::Raw
+    } else {
+        sample::Output::Lake
+    };
+    let summary = sample::generate_as(&options, &args.out, output)
+        .map_err(|source| Error::Sample { source })?;
+    let out = args.out.display();
+    let next = if args.raw {
+        let raw = args.out.join(sample::raw::RAW_DIR);
+        let raw = raw.display();
+        let cluster = sample::raw::CLUSTER;
+        format!(
+            "ingest it (audit logs before Falco, so exec sessions are known), then score it:\n  \
+             lakehound ingest --format k8s-audit --input {raw}/k8s-audit --lake {out} --cluster-id {cluster}\n  \
+             lakehound ingest --format cloudtrail --input {raw}/cloudtrail --lake {out}\n  \
+             lakehound ingest --format gcp-audit --input {raw}/gcp-audit --lake {out}\n  \
+             lakehound ingest --format falco --input {raw}/falco --lake {out} --cluster-id {cluster}\n  \
+             lakehound run --lake {out} --from {} --to {} --out findings/\n",
+            summary.scoring_from, summary.scoring_to
+        )
+    } else {
+        format!(
+            "score it with:\n  lakehound run --lake {out} --from {} --to {} --out findings/\n",
+            summary.scoring_from, summary.scoring_to
+        )
+    };
     print_out(&format!(
-        "Wrote {} events for {} identities in {} partitions to {} ({} labelled scenarios); score it with:\n  lakehound run --lake {} --from {} --to {} --out findings/\n",
+        "Wrote {} events for {} identities over {} days to {out}{} ({} labelled scenarios); {next}",
         summary.events,
         summary.identities,
         summary.partitions,
-        args.out.display(),
+        if args.raw { " as raw platform logs" } else { "" },
         summary.labels,
-        args.out.display(),
-        summary.scoring_from,
-        summary.scoring_to
     ));
     Ok(Outcome::Clean)
 }

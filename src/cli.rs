@@ -148,6 +148,11 @@ pub struct SampleArgs {
     /// Last day of the history (UTC date).
     #[arg(long, default_value = "2026-11-08", value_name = "DATE")]
     pub end: chrono::NaiveDate,
+    /// Write the events as raw platform logs under OUT/raw/ (Kubernetes
+    /// audit, CloudTrail, GCP audit, Falco) for `lakehound ingest`, instead
+    /// of lake partitions.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Args)]

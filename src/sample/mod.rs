@@ -9,6 +9,7 @@
 //! day, generated and written one day at a time so memory stays flat.
 
 mod org;
+pub mod raw;
 mod scenarios;
 
 use std::collections::BTreeMap;
@@ -327,7 +328,24 @@ impl Ids {
     }
 }
 
+/// What `generate` writes the events as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The canonical lake: `events/dt=YYYY-MM-DD/*.parquet`.
+    Lake,
+    /// Raw platform logs under `raw/`, for `lakehound ingest`.
+    Raw,
+}
+
 pub fn generate(opts: &SampleOptions, out: &Path) -> Result<SampleSummary, SampleError> {
+    generate_as(opts, out, Output::Lake)
+}
+
+pub fn generate_as(
+    opts: &SampleOptions,
+    out: &Path,
+    output: Output,
+) -> Result<SampleSummary, SampleError> {
     validate(opts)?;
     let org = Org::new(opts.users, opts.seed);
     let first_day = opts.end - chrono::Days::new(u64::from(opts.days) - 1);
@@ -407,7 +425,10 @@ pub fn generate(opts: &SampleOptions, out: &Path) -> Result<SampleSummary, Sampl
             labels.observe_people(&emit.rows, &whole_window_people, day0);
         }
         labels.observe(&emit.rows);
-        write_partition(out, date, &emit.rows, &mut ids)?;
+        match output {
+            Output::Lake => write_partition(out, date, &emit.rows, &mut ids)?,
+            Output::Raw => raw::write_day(out, date, &emit.rows, &mut ids)?,
+        }
         partitions += 1;
     }
 

@@ -330,3 +330,41 @@ fn the_panther_rule_test_events_normalise_or_are_quarantined_with_a_reason() {
         every_record_accounted_for(format, &[&input], logs.len() as u64, &lake);
     }
 }
+
+#[test]
+fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = dir.path();
+    let o = lakehound(&["sample", "--raw", "--out", org.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!org.join("events").exists(), "--raw writes raw logs, not partitions");
+    let raw = org.join("raw");
+    for (format, folder, cluster) in [
+        ("k8s-audit", "k8s-audit", true),
+        ("cloudtrail", "cloudtrail", false),
+        ("gcp-audit", "gcp-audit", false),
+        ("falco", "falco", true),
+    ] {
+        let extra: &[&str] = if cluster { &["--cluster-id", "prod-eu-1"] } else { &[] };
+        let o = ingest(format, &[&raw.join(folder)], org, extra);
+        assert_eq!(code(&o), 0, "{format}: {}{}", stdout(&o), stderr(&o));
+        assert!(last_run(org)["events_written"].as_u64().unwrap() > 0, "{format}");
+    }
+    assert!(last_run(org)["attributed_to_sessions"].as_u64().unwrap() > 0);
+    let out = dir.path().join("findings");
+    let o = lakehound(&[
+        "run", "--lake", org.to_str().unwrap(), "--from", "2026-11-02", "--to", "2026-11-08",
+        "--out", out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = lakehound(&["eval", "--lake", org.to_str().unwrap(), "--findings", out.to_str().unwrap()]);
+    let text = stdout(&o);
+    let ap: f64 = text
+        .split("average precision ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no AP in {text}"));
+    assert!(ap >= 0.9, "{text}");
+    assert!(text.contains("recall@20: 1.000"), "{text}");
+}
