@@ -111,11 +111,16 @@ pub const ACTING_AS: &str = "acting_as";
 
 /// Events as a frame with the canonical schema, in [`canonical`] order.
 pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
+    frame_of(&events.iter().collect::<Vec<_>>())
+}
+
+/// [`frame`] over borrowed events, in the order given.
+pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
     let strings = |name: &str, f: &dyn Fn(&Event) -> &str| -> Column {
-        Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>())
+        Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
     };
     let optional = |name: &str, f: &dyn Fn(&Event) -> Option<&str>| -> Column {
-        Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>())
+        Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
     };
     let times = Int64Chunked::from_vec(
         EVENT_TIME.into(),

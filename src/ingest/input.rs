@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 pub struct InputFile {
     pub path: PathBuf,
     pub size: u64,
+    /// Bytes once decompressed (a gzip's trailer says it), for batching.
+    pub json_bytes: u64,
     /// Seconds since the epoch.
     pub modified: i64,
 }
@@ -84,10 +86,27 @@ fn input_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs() as i64);
     InputFile {
+        json_bytes: gzip_size(&path).unwrap_or(meta.len()),
         path,
         size: meta.len(),
         modified,
     }
+}
+
+/// The uncompressed size a gzip file's trailer records (mod 4 GiB; exact
+/// for the single-member files shippers write), or `None` for other files.
+fn gzip_size(path: &Path) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic).ok()?;
+    if magic != [0x1f, 0x8b] {
+        return None;
+    }
+    file.seek(SeekFrom::End(-4)).ok()?;
+    let mut size = [0u8; 4];
+    file.read_exact(&mut size).ok()?;
+    Some(u64::from(u32::from_le_bytes(size)))
 }
 
 /// One file's records, normalised.
@@ -152,7 +171,11 @@ pub fn decode(bytes: Vec<u8>) -> (Vec<u8>, Option<(&'static str, String)>) {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return (bytes, None);
     }
-    let mut plain = Vec::new();
+    // The trailer's size field (mod 4 GiB, exact for one member) saves the
+    // copies of a growing buffer.
+    let trailer = bytes.len().checked_sub(4).map(|at| &bytes[at..]);
+    let expected = trailer.map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize);
+    let mut plain = Vec::with_capacity(expected.min(bytes.len().saturating_mul(64)).min(1 << 31));
     let problem = MultiGzDecoder::new(bytes.as_slice())
         .read_to_end(&mut plain)
         .err()
@@ -231,8 +254,11 @@ fn records_of<'b>(items: Vec<serde_json::Value>) -> Vec<(Position, Cow<'b, [u8]>
 
 fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Position, Cow<'b, [u8]>)> {
     let mut out = Vec::new();
-    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        let line = line.trim_ascii();
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    let mut start = 0;
+    for (i, end) in ends.enumerate() {
+        let line = bytes[start..end].trim_ascii();
+        start = (end + 1).min(bytes.len());
         if line.is_empty() {
             continue;
         }

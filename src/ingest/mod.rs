@@ -212,8 +212,9 @@ pub fn normalise_bytes(format: Format, bytes: &[u8]) -> (usize, usize) {
     }
 }
 
-/// Inputs read per batch: the events of one batch are written before the
-/// next is read, so memory stays flat however many files go in.
+/// Inputs read per batch (uncompressed JSON): the events of one batch are
+/// written before the next is read, so memory stays flat however many files
+/// go in.
 const BATCH_BYTES: u64 = 256 << 20;
 const BATCH_FILES: usize = 256;
 
@@ -247,7 +248,7 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
             .par_iter()
             .map(|file| input::parse_file(adapter, file, &options.stamp))
             .collect();
-        let mut events = Vec::new();
+        let mut events: Vec<Normalised> = Vec::new();
         let mut quarantined = Vec::new();
         for file in parsed {
             report.files_read += 1;
@@ -265,8 +266,13 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         if options.format == Format::Falco {
             report.attributed_to_sessions += sessions::attribute(lake, &mut events)?;
         }
-        let events: Vec<Event> = events.into_iter().map(|n| n.event).collect();
-        let written = store::write_events(lake, A::SOURCE, events, &run_id, batch_no)?;
+        let mut by_day = store::ByDay::new();
+        for n in events {
+            if let Some(day) = store::day_of(n.event.event_time) {
+                by_day.entry(day).or_default().push(n.event);
+            }
+        }
+        let written = store::write_events(lake, A::SOURCE, by_day, &run_id, batch_no)?;
         report.events_written += written.events;
         report.duplicates_dropped += written.duplicates;
         report.partitions_written.extend(written.partitions);
@@ -288,11 +294,11 @@ fn batches(files: &[input::InputFile]) -> Vec<&[input::InputFile]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
     for (i, f) in files.iter().enumerate() {
-        if i > start && (bytes + f.size > BATCH_BYTES || i - start >= BATCH_FILES) {
+        if i > start && (bytes + f.json_bytes > BATCH_BYTES || i - start >= BATCH_FILES) {
             out.push(&files[start..i]);
             (start, bytes) = (i, 0);
         }
-        bytes += f.size;
+        bytes += f.json_bytes;
     }
     if start < files.len() {
         out.push(&files[start..]);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::input::{FileRecords, InputFile};
@@ -51,45 +52,70 @@ pub struct Written {
     pub partitions: Vec<String>,
 }
 
+/// Events grouped by their UTC day, as the writer takes them.
+pub type ByDay = BTreeMap<NaiveDate, Vec<Event>>;
+
+/// The UTC day an event belongs to.
+pub fn day_of(event_time: i64) -> Option<NaiveDate> {
+    DateTime::from_timestamp_micros(event_time).map(|t| t.date_naive())
+}
+
 /// Writes events to their UTC-day partitions. Events whose `(source,
 /// event_id)` the partition already holds, or that repeat within the batch,
 /// are dropped, so re-ingesting the same inputs adds nothing.
-pub fn write_events(lake: &Path, source: &str, events: Vec<Event>, run_id: &str, batch: usize) -> Result<Written> {
-    let mut by_day: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
-    for e in events {
-        let Some(day) = DateTime::from_timestamp_micros(e.event_time).map(|t| t.date_naive()) else {
-            continue;
-        };
-        by_day.entry(day).or_default().push(e);
-    }
+pub fn write_events(lake: &Path, source: &str, by_day: ByDay, run_id: &str, batch: usize) -> Result<Written> {
+    // Days are independent: each is checked and written on its own core.
+    let days: Vec<Result<(NaiveDate, u64, u64)>> = by_day
+        .into_par_iter()
+        .map(|(day, events)| write_day(lake, source, day, &events, run_id, batch))
+        .collect();
     let mut written = Written {
         events: 0,
         duplicates: 0,
         partitions: Vec::new(),
     };
-    for (day, mut events) in by_day {
-        let dir = lake.join(EVENTS_DIR).join(format!("{PARTITION_KEY}={day}"));
-        let mut known = existing_ids(&dir, source)?;
-        let before = events.len();
-        events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-        events.retain(|e| known.insert(e.event_id.clone()));
-        written.duplicates += (before - events.len()) as u64;
-        if events.is_empty() {
-            continue;
+    for day in days {
+        let (day, events, duplicates) = day?;
+        written.events += events;
+        written.duplicates += duplicates;
+        if events > 0 {
+            written.partitions.push(day.to_string());
         }
-        let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
-        let mut df = schema::frame(&events).map_err(Error::query(format!("building {}", path.display())))?;
-        atomic_write(&path, |file| {
-            ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(&mut df)
-                .map(|_| ())
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        })?;
-        written.events += events.len() as u64;
-        written.partitions.push(day.to_string());
     }
     Ok(written)
+}
+
+/// One day's events: drops those already in its partition, writes the rest
+/// as one new file, in (time, id) order. Returns (day, events written,
+/// duplicates dropped).
+fn write_day(
+    lake: &Path,
+    source: &str,
+    day: NaiveDate,
+    events: &[Event],
+    run_id: &str,
+    batch: usize,
+) -> Result<(NaiveDate, u64, u64)> {
+    let dir = lake.join(EVENTS_DIR).join(format!("{PARTITION_KEY}={day}"));
+    let in_lake = existing_ids(&dir, source)?;
+    let mut order: Vec<&Event> = events.iter().collect();
+    order.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    let mut in_batch: HashSet<&str> = HashSet::with_capacity(order.len());
+    order.retain(|e| !in_lake.contains(&e.event_id) && in_batch.insert(&e.event_id));
+    let duplicates = (events.len() - order.len()) as u64;
+    if order.is_empty() {
+        return Ok((day, 0, duplicates));
+    }
+    let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
+    let mut df = schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
+    atomic_write(&path, |file| {
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(&mut df)
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })?;
+    Ok((day, order.len() as u64, duplicates))
 }
 
 /// The event ids of `source` already in a partition.
