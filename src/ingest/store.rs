@@ -5,7 +5,6 @@
 //! `_quarantine/<format>/<run>-<batch>.jsonl`, `_ingest/manifest.json`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::input::{FileRecords, InputFile};
 use super::{Format, IngestReport};
 use crate::error::{Error, Result};
+use crate::pipeline::write::atomic_write;
 use crate::schema::{self, Event, EVENTS_DIR, EVENT_ID, PARTITION_KEY, SOURCE};
 
 /// A record that could not become an event, and why.
@@ -113,7 +113,10 @@ fn write_day(
             .with_compression(ParquetCompression::Zstd(None))
             .finish(&mut df)
             .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()))
+            .map_err(|source| Error::WriteParquet {
+                path: path.clone(),
+                source,
+            })
     })?;
     Ok((day, order.len() as u64, duplicates))
 }
@@ -163,11 +166,14 @@ pub fn write_quarantine(
         .join(format!("{run_id}-{batch:04}.jsonl"));
     atomic_write(&path, |file| {
         let mut out = std::io::BufWriter::new(file);
-        for r in records {
+        let written = records.iter().try_for_each(|r| {
             serde_json::to_writer(&mut out, r)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
+            out.write_all(b"\n")
+        });
+        written.and_then(|()| out.flush()).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })
     })?;
     Ok(Some(path))
 }
@@ -246,8 +252,13 @@ impl Manifest {
     pub fn save(&self, lake: &Path) -> Result<()> {
         let path = manifest_path(lake);
         atomic_write(&path, |file| {
-            serde_json::to_writer_pretty(&mut *file, self)?;
-            file.write_all(b"\n")
+            serde_json::to_writer_pretty(&mut *file, self)
+                .map_err(std::io::Error::from)
+                .and_then(|()| file.write_all(b"\n"))
+                .map_err(|source| Error::Write {
+                    path: path.clone(),
+                    source,
+                })
         })
     }
 }
@@ -257,27 +268,4 @@ fn key(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-/// Writes through a hidden temporary sibling and a rename, so readers and
-/// crashes never see half a file.
-fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
-    let io = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut file = File::create(&tmp).map_err(io)?;
-    let result = write(&mut file).and_then(|()| file.sync_all());
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    std::fs::rename(&tmp, path).map_err(io)
 }

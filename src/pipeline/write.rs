@@ -89,8 +89,10 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
     )
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
+/// Writes `path` through a hidden temporary sibling and a rename (creating
+/// its folder), so readers and crashes never see half a file. Shared by
+/// every writer of the lake and the results.
+pub(crate) fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp-{}",
         path.file_name()
@@ -102,6 +104,9 @@ fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Res
         path: path.to_path_buf(),
         source,
     };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
     let mut file = File::create(&tmp).map_err(io)?;
     let written = write(&mut file).and_then(|()| file.sync_all().map_err(io));
     if let Err(err) = written {

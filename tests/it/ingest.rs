@@ -68,8 +68,13 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn k8s(audit_id: &str, time: &str, user: &str, verb: &str, resource: &str, sub: Option<&str>, ns: &str, name: &str) -> String {
-    let sub = sub.map(|s| format!(r#","subresource":"{s}""#)).unwrap_or_default();
+/// One audit event line; `action` as the lake names it (`create pods/exec`).
+fn k8s(audit_id: &str, time: &str, user: &str, action: &str, ns: &str, name: &str) -> String {
+    let (verb, resource) = action.split_once(' ').unwrap();
+    let (resource, sub) = match resource.split_once('/') {
+        Some((r, s)) => (r, format!(r#","subresource":"{s}""#)),
+        None => (resource, String::new()),
+    };
     format!(
         r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{audit_id}","stage":"ResponseComplete","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.7"],"userAgent":"kubectl/v1.29.1 (linux/amd64) kubernetes/bc401b9","objectRef":{{"resource":"{resource}","namespace":"{ns}","name":"{name}"{sub}}},"requestReceivedTimestamp":"{time}"}}"#
     )
@@ -79,7 +84,7 @@ fn k8s(audit_id: &str, time: &str, user: &str, verb: &str, resource: &str, sub: 
 fn bad_records_are_quarantined_with_file_line_and_reason_and_the_rest_ingested() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("audit");
-    let good = |i: u32| k8s(&format!("a{i}"), "2026-11-03T10:00:00Z", "oidc:alice@example.com", "get", "secrets", None, "payments", "db");
+    let good = |i: u32| k8s(&format!("a{i}"), "2026-11-03T10:00:00Z", "oidc:alice@example.com", "get secrets", "payments", "db");
     let huge = format!(r#"{{"padding":"{}"}}"#, "x".repeat(2 << 20));
     let lines = [
         good(1),
@@ -136,7 +141,7 @@ fn reingesting_the_same_inputs_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("audit.log");
     let lines: Vec<String> = (0..40)
-        .map(|i| k8s(&format!("r{i}"), &format!("2026-11-0{}T1{}:00:00Z", 2 + i % 3, i % 10), "alice@example.com", "list", "pods", None, "web", "x"))
+        .map(|i| k8s(&format!("r{i}"), &format!("2026-11-0{}T1{}:00:00Z", 2 + i % 3, i % 10), "alice@example.com", "list pods", "web", "x"))
         .collect();
     write(&input, &lines.join("\n"));
     let lake = dir.path().join("lake");
@@ -164,7 +169,7 @@ fn falco_processes_in_an_exec_session_count_for_the_person_who_opened_it() {
     let audit = dir.path().join("audit.log");
     write(
         &audit,
-        &k8s("x1", "2026-11-03T10:00:00Z", "oidc:alice@example.com", "create", "pods", Some("exec"), "payments", "api-0"),
+        &k8s("x1", "2026-11-03T10:00:00Z", "oidc:alice@example.com", "create pods/exec", "payments", "api-0"),
     );
     let falco_line = |t: &str, pod: &str, process: &str, sid: u32| {
         format!(
