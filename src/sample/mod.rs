@@ -275,18 +275,20 @@ impl Emit {
         self.rows.len()
     }
 
-    /// Process events Falco saw inside the pod during an exec session,
-    /// attributed to the person who opened it.
+    /// Process events Falco saw inside pod `k` during an exec session into
+    /// it, attributed to the person who opened it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn falco_after_exec(
         &mut self,
         rng: &mut ChaCha8Rng,
         t: i64,
         user: &str,
         namespace: &str,
+        k: u64,
         day_index: i64,
         commands: &[&str],
     ) {
-        let pod = org::pod_name(namespace, day_index, 0);
+        let pod = org::pod_name(namespace, day_index, k);
         let mut at = t;
         for _ in 0..rng.random_range(2..5) {
             at += rng.random_range(2_000_000..40_000_000);

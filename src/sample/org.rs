@@ -368,13 +368,14 @@ pub fn session(
                     weighted(rng, KUBECTL_COMMON)
                 };
                 let ns = namespaces[rng.random_range(0..namespaces.len())];
+                let k = rng.random_range(0..6);
                 emit.k8s(
                     t,
                     &person.email,
                     "kubectl",
                     action,
                     ns,
-                    rng.random_range(0..6),
+                    k,
                     day_index,
                     ip,
                     &person.kubectl_ua,
@@ -386,6 +387,7 @@ pub fn session(
                         t,
                         &person.email,
                         ns,
+                        k,
                         day_index,
                         &["sh", "ls", "cat", "ps"],
                     );

@@ -330,7 +330,7 @@ impl Sweep<'_> {
                 self.groups,
             );
             if self.shell_after_exec && action == "create pods/exec" {
-                emit.falco_after_exec(rng, t, self.user, ns, day, &["sh", "env", "cat", "curl"]);
+                emit.falco_after_exec(rng, t, self.user, ns, k, day, &["sh", "env", "cat", "curl"]);
             }
         }
     }
@@ -616,6 +616,7 @@ pub fn emit_day(
                 t,
                 &person.email,
                 ns,
+                0,
                 day,
                 &["env", "cat", "curl", "sh"],
             );
