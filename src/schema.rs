@@ -128,15 +128,16 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
     )
     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
     .into_series();
-    let mut groups: ListChunked = events
-        .iter()
-        .map(|e| {
-            e.groups
-                .as_ref()
-                .map(|g| Series::new(PlSmallStr::EMPTY, g.as_slice()))
-        })
-        .collect();
-    groups.rename(GROUPS.into());
+    // One builder for the whole column: a Series per row costs more than
+    // the rest of the frame.
+    let mut builder = ListStringChunkedBuilder::new(GROUPS.into(), events.len(), events.len());
+    for e in events {
+        match &e.groups {
+            Some(g) => builder.append_values_iter(g.iter().map(String::as_str)),
+            None => builder.append_null(),
+        }
+    }
+    let groups = builder.finish();
     let groups = groups.cast(&groups_type())?;
     let mut columns = vec![
             times.into(),

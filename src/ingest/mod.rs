@@ -244,6 +244,7 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         ..Default::default()
     };
     for (batch_no, batch) in batches(&todo).into_iter().enumerate() {
+        let started = std::time::Instant::now();
         let parsed: Vec<input::FileRecords> = batch
             .par_iter()
             .map(|file| input::parse_file(adapter, file, &options.stamp))
@@ -272,7 +273,9 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
                 by_day.entry(day).or_default().push(n.event);
             }
         }
+        let parsed_ms = started.elapsed().as_millis();
         let written = store::write_events(lake, A::SOURCE, by_day, &run_id, batch_no)?;
+        tracing::debug!(batch = batch_no, files = batch.len(), parsed_ms, written_ms = started.elapsed().as_millis() - parsed_ms, "Ingested a batch.");
         report.events_written += written.events;
         report.duplicates_dropped += written.duplicates;
         report.partitions_written.extend(written.partitions);

@@ -4,13 +4,14 @@
 //! Layout under the lake: `events/dt=YYYY-MM-DD/part-<source>-<run>-<batch>.parquet`,
 //! `_quarantine/<format>/<run>-<batch>.jsonl`, `_ingest/manifest.json`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use super::input::{FileRecords, InputFile};
@@ -100,7 +101,8 @@ fn write_day(
     let in_lake = existing_ids(&dir, source)?;
     let mut order: Vec<&Event> = events.iter().collect();
     order.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    let mut in_batch: HashSet<&str> = HashSet::with_capacity(order.len());
+    let mut in_batch: FxHashSet<&str> = FxHashSet::default();
+    in_batch.reserve(order.len());
     order.retain(|e| !in_lake.contains(&e.event_id) && in_batch.insert(&e.event_id));
     let duplicates = (events.len() - order.len()) as u64;
     if order.is_empty() {
@@ -122,8 +124,8 @@ fn write_day(
 }
 
 /// The event ids of `source` already in a partition.
-fn existing_ids(dir: &Path, source: &str) -> Result<HashSet<String>> {
-    let mut ids = HashSet::new();
+fn existing_ids(dir: &Path, source: &str) -> Result<FxHashSet<String>> {
+    let mut ids = FxHashSet::default();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(ids);
     };
