@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -218,38 +219,160 @@ pub fn frame<'b>(
         .unwrap_or(bytes.len());
     let body = bytes[start..].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes[start..]);
     if framing == Framing::Document {
+        let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
+        let spans = |spans: Vec<Range<usize>>| -> Vec<(Position, Cow<'b, [u8]>)> {
+            spans
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (Position::Record(i + 1), Cow::Borrowed(&bytes[offset + r.start..offset + r.end])))
+                .collect()
+        };
         if body.starts_with(b"[") {
-            return match serde_json::from_slice::<Vec<serde_json::Value>>(body) {
-                Ok(items) => records_of(items),
-                Err(e) => {
-                    quarantine("file".into(), "malformed JSON", format!("not a JSON array of records: {e}"), body);
+            return match array_elements(body) {
+                Some((elements, end)) if body[end..].trim_ascii().is_empty() => spans(elements),
+                _ => {
+                    quarantine("file".into(), "malformed JSON", "not a complete JSON array of records".into(), body);
                     Vec::new()
                 }
             };
         }
-        if let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_slice(body) {
-            return match doc.remove("Records") {
-                Some(serde_json::Value::Array(items)) => records_of(items),
-                Some(_) => {
-                    quarantine("file".into(), "wrong type or malformed JSON", "`Records` is not an array".into(), body);
-                    Vec::new()
-                }
-                None => vec![(Position::Record(1), Cow::Borrowed(body))],
-            };
+        match single_object(body) {
+            Some(Ok(Some(records))) => return spans(records),
+            Some(Ok(None)) => return vec![(Position::Record(1), Cow::Borrowed(body))],
+            Some(Err(reason)) => {
+                quarantine("file".into(), "wrong type or malformed JSON", reason.into(), body);
+                return Vec::new();
+            }
+            // More than one value: JSON lines.
+            None => {}
         }
     }
     lines(bytes, quarantine)
 }
 
-fn records_of<'b>(items: Vec<serde_json::Value>) -> Vec<(Position, Cow<'b, [u8]>)> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let bytes = serde_json::to_vec(&item).unwrap_or_default();
-            (Position::Record(i + 1), Cow::Owned(bytes))
-        })
-        .collect()
+/// Walks JSON structure without building values: strings (with escapes)
+/// and nesting only. Adapters parse each record and report what is wrong
+/// inside it.
+struct Scanner<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn skip_ws(&mut self) {
+        while self.bytes.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    /// Moves past one value (the cursor sits on its first byte); `None`
+    /// when the input ends inside it.
+    fn skip_value(&mut self) -> Option<()> {
+        if matches!(self.bytes.get(self.at)?, b',' | b':' | b']' | b'}') {
+            return None;
+        }
+        let mut depth = 0usize;
+        loop {
+            let b = *self.bytes.get(self.at)?;
+            self.at += 1;
+            match b {
+                b'"' => self.skip_string_body()?,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth = depth.checked_sub(1)?,
+                _ => {}
+            }
+            let next = self.bytes.get(self.at);
+            let scalar_ends = next.is_none_or(|n| matches!(n, b',' | b']' | b'}') || n.is_ascii_whitespace());
+            if depth == 0 && (matches!(b, b'"' | b']' | b'}') || scalar_ends) {
+                return Some(());
+            }
+        }
+    }
+
+    /// After an opening quote: moves past the closing one.
+    fn skip_string_body(&mut self) -> Option<()> {
+        loop {
+            match *self.bytes.get(self.at)? {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+}
+
+/// The byte ranges of the elements of the array `bytes` starts with, and
+/// where the array ends; `None` when it is cut off or malformed.
+fn array_elements(bytes: &[u8]) -> Option<(Vec<Range<usize>>, usize)> {
+    let mut s = Scanner { bytes, at: 1 };
+    let mut elements = Vec::new();
+    s.skip_ws();
+    if bytes.get(s.at) == Some(&b']') {
+        return Some((elements, s.at + 1));
+    }
+    loop {
+        s.skip_ws();
+        let start = s.at;
+        s.skip_value()?;
+        elements.push(start..s.at);
+        s.skip_ws();
+        match *bytes.get(s.at)? {
+            b',' => s.at += 1,
+            b']' => return Some((elements, s.at + 1)),
+            _ => return None,
+        }
+    }
+}
+
+/// For a file holding exactly one JSON object: the spans of its `Records`
+/// array (`Ok(Some)`), or `Ok(None)` when it has none (the object is one
+/// record). `None` when the file is not one object (JSON lines, or cut off).
+fn single_object(bytes: &[u8]) -> Option<Result<Option<Vec<Range<usize>>>, &'static str>> {
+    if !bytes.starts_with(b"{") {
+        return None;
+    }
+    let mut s = Scanner { bytes, at: 1 };
+    let mut records = None;
+    loop {
+        s.skip_ws();
+        match *bytes.get(s.at)? {
+            b'}' => {
+                s.at += 1;
+                break;
+            }
+            b',' => {
+                s.at += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_start = s.at;
+        s.at += 1;
+        s.skip_string_body()?;
+        let key = &bytes[key_start..s.at];
+        s.skip_ws();
+        if bytes.get(s.at) != Some(&b':') {
+            return None;
+        }
+        s.at += 1;
+        s.skip_ws();
+        let value_start = s.at;
+        if key == b"\"Records\"" {
+            if bytes.get(value_start) != Some(&b'[') {
+                return Some(Err("`Records` is not an array"));
+            }
+            let (elements, end) = array_elements(&bytes[value_start..])?;
+            records = Some(elements.into_iter().map(|r| r.start + value_start..r.end + value_start).collect());
+            s.at = value_start + end;
+        } else {
+            s.skip_value()?;
+        }
+    }
+    bytes[s.at..].trim_ascii().is_empty().then_some(Ok(records))
 }
 
 fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Position, Cow<'b, [u8]>)> {
@@ -274,4 +397,46 @@ fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Positio
         out.push((Position::Line(i + 1), Cow::Borrowed(line)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(text: &str) -> (Vec<String>, usize) {
+        let mut quarantined = 0;
+        let mut count = |_: String, _: &'static str, _: String, _: &[u8]| quarantined += 1;
+        let records = frame(text.as_bytes(), Framing::Document, &mut count)
+            .into_iter()
+            .map(|(_, r)| String::from_utf8(r.into_owned()).unwrap())
+            .collect();
+        (records, quarantined)
+    }
+
+    #[test]
+    fn a_delivery_file_frames_into_its_records_untouched() {
+        let doc = r#" {"Records": [{"a":"x]\"}"} , {"b":[1,{"c":null}]},7 ],"digest":"[{"} "#;
+        assert_eq!(
+            framed(doc),
+            (vec![r#"{"a":"x]\"}"}"#.to_owned(), r#"{"b":[1,{"c":null}]}"#.to_owned(), "7".to_owned()], 0)
+        );
+    }
+
+    #[test]
+    fn arrays_single_objects_and_json_lines_are_all_read() {
+        assert_eq!(framed(r#"[{"a":1},{"b":2}]"#).0.len(), 2);
+        assert_eq!(framed("[]").0.len(), 0);
+        assert_eq!(framed(r#"{"eventName":"x"}"#).0, [r#"{"eventName":"x"}"#]);
+        assert_eq!(framed("{\"a\":1}\n{\"a\":2}\n").0.len(), 2);
+    }
+
+    #[test]
+    fn cut_off_or_malformed_documents_are_quarantined_not_half_read() {
+        assert_eq!(framed(r#"[{"a":1},{"b":"#), (vec![], 1));
+        assert_eq!(framed(r#"[,{"a":1}]"#), (vec![], 1));
+        assert_eq!(framed(r#"{"Records": {"a":1}}"#), (vec![], 1));
+        // A cut-off Records document is one unreadable record, not a silent zero.
+        let (records, _) = framed(r#"{"Records": [{"a":1},"#);
+        assert_eq!(records.len(), 1);
+    }
 }
