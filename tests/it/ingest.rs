@@ -235,7 +235,7 @@ fn every_record_accounted_for(format: &str, inputs: &[&Path], expected_records: 
 }
 
 #[test]
-fn the_public_cloudtrail_corpora_normalise_with_people_and_roles_resolved() {
+fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
     let Some(shared) = shared_datasets() else { return };
     let dir = tempfile::tempdir().unwrap();
     let invictus = shared.join("invictus_aws_cloudtrail_stratus/CloudTrail");
@@ -274,7 +274,7 @@ fn the_public_cloudtrail_corpora_normalise_with_people_and_roles_resolved() {
 }
 
 #[test]
-fn the_falco_kubernetes_audit_fixtures_normalise() {
+fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
     let Some(shared) = shared_datasets() else { return };
     let dir = tempfile::tempdir().unwrap();
     let fixtures = shared.join("falco_k8s_audit_fixtures/test/trace_files/k8s_audit");
@@ -308,7 +308,7 @@ fn the_falco_kubernetes_audit_fixtures_normalise() {
 }
 
 #[test]
-fn the_panther_rule_test_events_normalise_or_are_quarantined_with_a_reason() {
+fn shared_corpus_panther_rule_test_events_normalise_or_are_quarantined_with_a_reason() {
     let Some(shared) = shared_datasets() else { return };
     let dir = tempfile::tempdir().unwrap();
     let corpus = shared.join("panther_rule_test_events");
