@@ -176,23 +176,32 @@ fn principal(id: &UserIdentity) -> Option<String> {
         Some("AWSService") | None if id.invoked_by.is_some() => {
             id.invoked_by.as_deref().map(str::to_owned)
         }
-        Some("AssumedRole") => {
-            // No usable ARN: the role from the session issuer, the session
-            // name from the principal id ("AROA...:session").
-            let role = id.session_context.as_ref()?.session_issuer.as_ref()?.arn.as_deref()?;
-            let session = id.principal_id.as_deref()?.split_once(':')?.1;
-            let account = id.account_id.as_deref().unwrap_or("");
-            let role_name = role.rsplit('/').next()?;
-            aws_principal(&format!(
-                "arn:aws:sts::{account}:assumed-role/{role_name}/{session}"
-            ))
-        }
+        Some("AssumedRole") => issued_session(id).or_else(|| {
+            id.user_name
+                .as_deref()
+                .or(id.principal_id.as_deref())
+                .map(str::to_owned)
+        }),
         _ => id
             .user_name
             .as_deref()
             .or(id.principal_id.as_deref())
             .map(str::to_owned),
     }
+}
+
+/// An assumed role without a usable ARN: the role from the session
+/// issuer, the session name (if any) from the principal id ("AROA...:name").
+fn issued_session(id: &UserIdentity) -> Option<String> {
+    let role = id.session_context.as_ref()?.session_issuer.as_ref()?.arn.as_deref()?;
+    let role_name = role.rsplit('/').next()?;
+    let account = id.account_id.as_deref().unwrap_or("");
+    let session = id
+        .principal_id
+        .as_deref()
+        .and_then(|p| p.split_once(':'))
+        .map_or("", |(_, s)| s);
+    aws_principal(&format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}"))
 }
 
 fn target_parameter(parameters: Option<&serde_json::Value>) -> Option<String> {

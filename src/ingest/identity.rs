@@ -21,7 +21,11 @@ pub fn aws_principal(arn: &str) -> Option<String> {
     let resource = parts.next()?;
     if service == "sts" {
         if let Some(role_session) = resource.strip_prefix("assumed-role/") {
-            let (role, session) = role_session.split_once('/')?;
+            // Without a session name there is no person to name: the role.
+            let (role, session) = role_session.split_once('/').unwrap_or((role_session, ""));
+            if role.is_empty() {
+                return None;
+            }
             if looks_like_email(session) {
                 return Some(session.to_ascii_lowercase());
             }
@@ -143,6 +147,10 @@ mod tests {
             assert_eq!(aws_principal(arn).as_deref(), Some(arn));
         }
         assert_eq!(aws_principal("not-an-arn"), None);
+        assert_eq!(
+            aws_principal("arn:aws:sts::111122223333:assumed-role/tester").as_deref(),
+            Some("arn:aws:iam::111122223333:role/tester")
+        );
     }
 
     #[test]
