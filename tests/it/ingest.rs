@@ -376,3 +376,21 @@ fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
     assert!(ap >= 0.9, "{text}");
     assert!(text.contains("recall@20: 1.000"), "{text}");
 }
+
+#[test]
+fn a_missing_input_or_an_unreadable_manifest_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let missing = dir.path().join("no-such-audit.log");
+    let o = ingest("k8s-audit", &[&missing], &lake, &[]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no-such-audit.log"), "{}", stderr(&o));
+
+    let input = dir.path().join("audit.log");
+    write(&input, &k8s("m1", "2026-11-03T10:00:00Z", "bob", "get pods", "web", "x"));
+    write(&lake.join("_ingest/manifest.json"), "{not json");
+    let o = ingest("k8s-audit", &[&input], &lake, &[]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
+    assert!(!lake.join("events").exists(), "nothing is written before the manifest is understood");
+}
