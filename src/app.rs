@@ -62,7 +62,10 @@ fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
         report.duplicates_dropped,
     );
     if format == ingest::Format::Falco {
-        text += &format!(", {} attributed to exec sessions", report.attributed_to_sessions);
+        text += &format!(
+            ", {} attributed to exec sessions",
+            report.attributed_to_sessions
+        );
     }
     text += ".\n";
     for (reason, n) in &report.skipped {
@@ -237,7 +240,11 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         summary.events,
         summary.identities,
         summary.partitions,
-        if args.raw { " as raw platform logs" } else { "" },
+        if args.raw {
+            " as raw platform logs"
+        } else {
+            ""
+        },
         summary.labels,
     ));
     Ok(Outcome::Clean)

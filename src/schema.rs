@@ -140,22 +140,22 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
     let groups = builder.finish();
     let groups = groups.cast(&groups_type())?;
     let mut columns = vec![
-            times.into(),
-            strings(USER, &|e| &e.user),
-            strings(TOOL, &|e| &e.tool),
-            strings(ACTION, &|e| &e.action),
-            strings(SOURCE, &|e| &e.source),
-            strings(EVENT_ID, &|e| &e.event_id),
-            optional(TARGET, &|e| e.target.as_deref()),
-            optional(SRC_IP, &|e| e.src_ip.as_deref()),
-            optional(USER_AGENT, &|e| e.user_agent.as_deref()),
-            optional(CLUSTER_ID, &|e| e.cluster_id.as_deref()),
-            optional(ACCOUNT_ID, &|e| e.account_id.as_deref()),
-            optional(NAMESPACE, &|e| e.namespace.as_deref()),
-            optional(POD, &|e| e.pod.as_deref()),
-            optional(NODE, &|e| e.node.as_deref()),
-            optional(IMAGE_DIGEST, &|e| e.image_digest.as_deref()),
-            groups.into(),
+        times.into(),
+        strings(USER, &|e| &e.user),
+        strings(TOOL, &|e| &e.tool),
+        strings(ACTION, &|e| &e.action),
+        strings(SOURCE, &|e| &e.source),
+        strings(EVENT_ID, &|e| &e.event_id),
+        optional(TARGET, &|e| e.target.as_deref()),
+        optional(SRC_IP, &|e| e.src_ip.as_deref()),
+        optional(USER_AGENT, &|e| e.user_agent.as_deref()),
+        optional(CLUSTER_ID, &|e| e.cluster_id.as_deref()),
+        optional(ACCOUNT_ID, &|e| e.account_id.as_deref()),
+        optional(NAMESPACE, &|e| e.namespace.as_deref()),
+        optional(POD, &|e| e.pod.as_deref()),
+        optional(NODE, &|e| e.node.as_deref()),
+        optional(IMAGE_DIGEST, &|e| e.image_digest.as_deref()),
+        groups.into(),
     ];
     if events.iter().any(|e| e.acting_as.is_some()) {
         columns.push(optional(ACTING_AS, &|e| e.acting_as.as_deref()));

@@ -193,7 +193,13 @@ fn principal(id: &UserIdentity) -> Option<String> {
 /// An assumed role without a usable ARN: the role from the session
 /// issuer, the session name (if any) from the principal id ("AROA...:name").
 fn issued_session(id: &UserIdentity) -> Option<String> {
-    let role = id.session_context.as_ref()?.session_issuer.as_ref()?.arn.as_deref()?;
+    let role = id
+        .session_context
+        .as_ref()?
+        .session_issuer
+        .as_ref()?
+        .arn
+        .as_deref()?;
     let role_name = role.rsplit('/').next()?;
     let account = id.account_id.as_deref().unwrap_or("");
     let session = id
@@ -201,7 +207,9 @@ fn issued_session(id: &UserIdentity) -> Option<String> {
         .as_deref()
         .and_then(|p| p.split_once(':'))
         .map_or("", |(_, s)| s);
-    aws_principal(&format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}"))
+    aws_principal(&format!(
+        "arn:aws:sts::{account}:assumed-role/{role_name}/{session}"
+    ))
 }
 
 fn target_parameter(parameters: Option<&serde_json::Value>) -> Option<String> {
@@ -224,7 +232,9 @@ mod tests {
     #[test]
     fn an_sso_user_creating_an_access_key_is_the_person_with_an_iam_action() {
         let record = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROA1:alice@example.com","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com","accountId":"111122223333"},"eventTime":"2026-11-03T09:15:02Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.13.5 Python/3.11.4","requestParameters":{"userName":"deploy-bot"},"eventID":"e-1","recipientAccountId":"111122223333"}"#;
-        let Outcome::Event(n) = one(record) else { panic!("not an event") };
+        let Outcome::Event(n) = one(record) else {
+            panic!("not an event")
+        };
         let e = &n.event;
         assert_eq!(e.user, "alice@example.com");
         assert_eq!(e.action, "iam:CreateAccessKey");
@@ -238,18 +248,24 @@ mod tests {
     #[test]
     fn a_service_calling_on_a_users_behalf_has_no_source_ip() {
         let record = r#"{"userIdentity":{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"},"eventTime":"2026-11-03T09:15:02Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","sourceIPAddress":"cloudtrail.amazonaws.com","eventID":"e-2"}"#;
-        let Outcome::Event(n) = one(record) else { panic!("not an event") };
+        let Outcome::Event(n) = one(record) else {
+            panic!("not an event")
+        };
         assert_eq!(n.event.user, "cloudtrail.amazonaws.com");
         assert_eq!(n.event.src_ip, None);
     }
 
     #[test]
     fn records_without_identity_or_time_are_quarantined() {
-        let Outcome::Reject(r) = one(r#"{"eventTime":"2026-11-03T09:15:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#) else {
+        let Outcome::Reject(r) = one(
+            r#"{"eventTime":"2026-11-03T09:15:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#,
+        ) else {
             panic!("accepted")
         };
         assert!(r.detail.contains("userIdentity"));
-        let Outcome::Reject(r) = one(r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root"}}"#) else {
+        let Outcome::Reject(r) = one(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root"}}"#,
+        ) else {
             panic!("accepted")
         };
         assert!(r.detail.contains("eventTime"));

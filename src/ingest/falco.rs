@@ -56,7 +56,9 @@ fn normalise_alert(alert: Alert, record: &[u8], stamp: &Stamp) -> Outcome {
         }
     };
     let Some(process) = text("proc.name") else {
-        return Outcome::Reject(Reject::missing("output_fields.proc.name (not a process event)"));
+        return Outcome::Reject(Reject::missing(
+            "output_fields.proc.name (not a process event)",
+        ));
     };
     let namespace = text("k8s.ns.name");
     let pod = text("k8s.pod.name");
@@ -112,7 +114,9 @@ mod tests {
         let line = r#"{"hostname":"node-1","output":"Shell spawned","priority":"Notice","rule":"Terminal shell in container","source":"syscall","time":"2026-11-03T10:00:05.000000000Z","output_fields":{"container.id":"c1","container.image.digest":"sha256:abc","k8s.ns.name":"payments","k8s.pod.name":"api-0","proc.cmdline":"bash -i","proc.name":"bash","proc.sid":4242,"user.name":"root"}}"#;
         let mut out = Vec::new();
         Falco.normalise(line.as_bytes(), &Stamp::default(), &mut out);
-        let Some(Outcome::Event(n)) = out.pop() else { panic!("not an event") };
+        let Some(Outcome::Event(n)) = out.pop() else {
+            panic!("not an event")
+        };
         assert_eq!(n.event.user, "pod:payments/api-0");
         assert_eq!(n.event.action, "bash");
         assert_eq!(n.event.target.as_deref(), Some("bash -i"));
@@ -127,7 +131,9 @@ mod tests {
         let line = r#"{"time":"2026-11-03T10:00:05Z","output_fields":{"k8s.ns.name":"x"}}"#;
         let mut out = Vec::new();
         Falco.normalise(line.as_bytes(), &Stamp::default(), &mut out);
-        let Some(Outcome::Reject(r)) = out.pop() else { panic!("accepted") };
+        let Some(Outcome::Reject(r)) = out.pop() else {
+            panic!("accepted")
+        };
         assert!(r.detail.contains("proc.name"));
     }
 }

@@ -100,7 +100,11 @@ fn normalise_entry(entry: LogEntry, record: &[u8], stamp: &Stamp) -> Outcome {
     let Some(method) = payload.method_name.as_deref() else {
         return Outcome::Reject(Reject::missing("protoPayload.methodName"));
     };
-    let Some(time) = entry.timestamp.as_deref().or(entry.receive_timestamp.as_deref()) else {
+    let Some(time) = entry
+        .timestamp
+        .as_deref()
+        .or(entry.receive_timestamp.as_deref())
+    else {
         return Outcome::Reject(Reject::missing("timestamp"));
     };
     let event_time = match parse_time(time) {
@@ -122,7 +126,10 @@ fn normalise_entry(entry: LogEntry, record: &[u8], stamp: &Stamp) -> Outcome {
         .and_then(|d| d.first_party_principal.as_ref())
         .and_then(|p| p.principal_email.as_deref());
     let (user, acting_as) = match first_party {
-        Some(human) => (human.to_ascii_lowercase(), Some(principal.to_ascii_lowercase())),
+        Some(human) => (
+            human.to_ascii_lowercase(),
+            Some(principal.to_ascii_lowercase()),
+        ),
         None => (principal.to_ascii_lowercase(), None),
     };
     let metadata = payload.request_metadata.as_ref();
@@ -188,7 +195,9 @@ mod tests {
     #[test]
     fn a_gcloud_key_creation_is_the_principal_with_the_method_name() {
         let record = r#"{"insertId":"g1","logName":"projects/p1/logs/cloudaudit.googleapis.com%2Factivity","protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","authenticationInfo":{"principalEmail":"Alice@Example.com"},"requestMetadata":{"callerIp":"203.0.113.9","callerSuppliedUserAgent":"google-cloud-sdk gcloud/450.0.0 command/gcloud.iam.service-accounts.keys.create"},"serviceName":"iam.googleapis.com","methodName":"google.iam.admin.v1.CreateServiceAccountKey","resourceName":"projects/-/serviceAccounts/123"},"resource":{"type":"service_account","labels":{"project_id":"p1"}},"timestamp":"2026-11-03T09:15:02.123456789Z"}"#;
-        let Outcome::Event(n) = one(record) else { panic!("not an event") };
+        let Outcome::Event(n) = one(record) else {
+            panic!("not an event")
+        };
         let e = &n.event;
         assert_eq!(e.user, "alice@example.com");
         assert_eq!(e.action, "google.iam.admin.v1.CreateServiceAccountKey");
@@ -200,7 +209,9 @@ mod tests {
     #[test]
     fn service_account_impersonation_is_attributed_to_the_first_party() {
         let record = r#"{"insertId":"g2","protoPayload":{"authenticationInfo":{"principalEmail":"deployer@p1.iam.gserviceaccount.com","serviceAccountDelegationInfo":[{"firstPartyPrincipal":{"principalEmail":"bob@example.com"}}]},"methodName":"storage.objects.get"},"timestamp":"2026-11-03T09:15:02Z"}"#;
-        let Outcome::Event(n) = one(record) else { panic!("not an event") };
+        let Outcome::Event(n) = one(record) else {
+            panic!("not an event")
+        };
         assert_eq!(n.event.user, "bob@example.com");
         assert_eq!(
             n.event.acting_as.as_deref(),
@@ -218,11 +229,15 @@ mod tests {
 
     #[test]
     fn entries_without_a_method_or_principal_are_quarantined() {
-        let Outcome::Reject(r) = one(r#"{"protoPayload":{"authenticationInfo":{"principalEmail":"a@b.co"}},"timestamp":"2026-11-03T09:15:02Z"}"#) else {
+        let Outcome::Reject(r) = one(
+            r#"{"protoPayload":{"authenticationInfo":{"principalEmail":"a@b.co"}},"timestamp":"2026-11-03T09:15:02Z"}"#,
+        ) else {
             panic!("accepted")
         };
         assert!(r.detail.contains("methodName"));
-        let Outcome::Reject(r) = one(r#"{"protoPayload":{"methodName":"x"},"timestamp":"2026-11-03T09:15:02Z"}"#) else {
+        let Outcome::Reject(r) =
+            one(r#"{"protoPayload":{"methodName":"x"},"timestamp":"2026-11-03T09:15:02Z"}"#)
+        else {
             panic!("accepted")
         };
         assert!(r.detail.contains("principalEmail"));

@@ -127,7 +127,11 @@ mod tests {
 
     #[test]
     fn a_role_with_per_run_session_names_is_the_role() {
-        for session in ["GitHubActions-1699", "botocore-session-1700000000", "i-0abc123"] {
+        for session in [
+            "GitHubActions-1699",
+            "botocore-session-1700000000",
+            "i-0abc123",
+        ] {
             assert_eq!(
                 aws_principal(&format!(
                     "arn:aws:sts::111122223333:assumed-role/ci-deployer/{session}"
@@ -161,7 +165,9 @@ mod tests {
             "alice@example.com"
         );
         assert_eq!(
-            k8s_user("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_1/alice@example.com"),
+            k8s_user(
+                "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_1/alice@example.com"
+            ),
             "alice@example.com"
         );
         assert_eq!(

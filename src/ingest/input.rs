@@ -131,7 +131,8 @@ pub fn parse_file<A: Adapter>(adapter: &A, file: &InputFile, stamp: &Stamp) -> F
     };
     let display = file.path.display().to_string();
     let mut quarantine = |position: String, class: &'static str, detail: String, bytes: &[u8]| {
-        out.quarantined.push(Quarantined::new(&display, position, class, detail, bytes));
+        out.quarantined
+            .push(Quarantined::new(&display, position, class, detail, bytes));
     };
     let (bytes, read_problem) = read_all(&file.path);
     if let Some(problem) = read_problem {
@@ -183,7 +184,10 @@ pub fn decode(bytes: Vec<u8>) -> (Vec<u8>, Option<(&'static str, String)>) {
         .map(|e| {
             (
                 "truncated or corrupt gzip",
-                format!("gzip stream broke after {} decompressed bytes: {e}", plain.len()),
+                format!(
+                    "gzip stream broke after {} decompressed bytes: {e}",
+                    plain.len()
+                ),
             )
         });
     (plain, problem)
@@ -217,21 +221,33 @@ pub fn frame<'b>(
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
-    let body = bytes[start..].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes[start..]);
+    let body = bytes[start..]
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&bytes[start..]);
     if framing == Framing::Document {
         let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
         let spans = |spans: Vec<Range<usize>>| -> Vec<(Position, Cow<'b, [u8]>)> {
             spans
                 .into_iter()
                 .enumerate()
-                .map(|(i, r)| (Position::Record(i + 1), Cow::Borrowed(&bytes[offset + r.start..offset + r.end])))
+                .map(|(i, r)| {
+                    (
+                        Position::Record(i + 1),
+                        Cow::Borrowed(&bytes[offset + r.start..offset + r.end]),
+                    )
+                })
                 .collect()
         };
         if body.starts_with(b"[") {
             return match array_elements(body) {
                 Some((elements, end)) if body[end..].trim_ascii().is_empty() => spans(elements),
                 _ => {
-                    quarantine("file".into(), "malformed JSON", "not a complete JSON array of records".into(), body);
+                    quarantine(
+                        "file".into(),
+                        "malformed JSON",
+                        "not a complete JSON array of records".into(),
+                        body,
+                    );
                     Vec::new()
                 }
             };
@@ -240,7 +256,12 @@ pub fn frame<'b>(
             Some(Ok(Some(records))) => return spans(records),
             Some(Ok(None)) => return vec![(Position::Record(1), Cow::Borrowed(body))],
             Some(Err(reason)) => {
-                quarantine("file".into(), "wrong type or malformed JSON", reason.into(), body);
+                quarantine(
+                    "file".into(),
+                    "wrong type or malformed JSON",
+                    reason.into(),
+                    body,
+                );
                 return Vec::new();
             }
             // More than one value: JSON lines.
@@ -282,7 +303,8 @@ impl Scanner<'_> {
                 _ => {}
             }
             let next = self.bytes.get(self.at);
-            let scalar_ends = next.is_none_or(|n| matches!(n, b',' | b']' | b'}') || n.is_ascii_whitespace());
+            let scalar_ends =
+                next.is_none_or(|n| matches!(n, b',' | b']' | b'}') || n.is_ascii_whitespace());
             if depth == 0 && (matches!(b, b'"' | b']' | b'}') || scalar_ends) {
                 return Some(());
             }
@@ -366,7 +388,12 @@ fn single_object(bytes: &[u8]) -> Option<Result<Option<Vec<Range<usize>>>, &'sta
                 return Some(Err("`Records` is not an array"));
             }
             let (elements, end) = array_elements(&bytes[value_start..])?;
-            records = Some(elements.into_iter().map(|r| r.start + value_start..r.end + value_start).collect());
+            records = Some(
+                elements
+                    .into_iter()
+                    .map(|r| r.start + value_start..r.end + value_start)
+                    .collect(),
+            );
             s.at = value_start + end;
         } else {
             s.skip_value()?;
@@ -389,7 +416,10 @@ fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Positio
             quarantine(
                 Position::Line(i + 1).to_string(),
                 "record too large",
-                format!("{} bytes; records over {MAX_RECORD_BYTES} bytes are not read", line.len()),
+                format!(
+                    "{} bytes; records over {MAX_RECORD_BYTES} bytes are not read",
+                    line.len()
+                ),
                 line,
             );
             continue;
@@ -418,7 +448,14 @@ mod tests {
         let doc = r#" {"Records": [{"a":"x]\"}"} , {"b":[1,{"c":null}]},7 ],"digest":"[{"} "#;
         assert_eq!(
             framed(doc),
-            (vec![r#"{"a":"x]\"}"}"#.to_owned(), r#"{"b":[1,{"c":null}]}"#.to_owned(), "7".to_owned()], 0)
+            (
+                vec![
+                    r#"{"a":"x]\"}"}"#.to_owned(),
+                    r#"{"b":[1,{"c":null}]}"#.to_owned(),
+                    "7".to_owned()
+                ],
+                0
+            )
         );
     }
 

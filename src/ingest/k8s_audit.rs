@@ -127,7 +127,10 @@ fn normalise_event(e: AuditEvent, record: &[u8], stamp: &Stamp) -> Outcome {
         .request_received_timestamp
         .as_deref()
         .or(e.stage_timestamp.as_deref())
-        .or(e.metadata.as_ref().and_then(|m| m.creation_timestamp.as_deref()))
+        .or(e
+            .metadata
+            .as_ref()
+            .and_then(|m| m.creation_timestamp.as_deref()))
         .or(e.p_event_time.as_deref());
     let Some(time) = time else {
         return Outcome::Reject(Reject::missing("requestReceivedTimestamp"));
@@ -205,7 +208,9 @@ mod tests {
     #[test]
     fn an_exec_into_a_pod_names_verb_resource_subresource_namespace_and_pod() {
         let line = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/payments/pods/api-0/exec?command=sh","verb":"create","user":{"username":"oidc:Alice@Example.com","groups":["devs","system:authenticated"]},"sourceIPs":["10.1.2.3"],"userAgent":"kubectl/v1.28.2 (linux/amd64) kubernetes/89a4ea3","objectRef":{"resource":"pods","namespace":"payments","name":"api-0","apiVersion":"v1","subresource":"exec"},"requestReceivedTimestamp":"2026-11-03T10:00:00.123456Z","stageTimestamp":"2026-11-03T10:00:00.200000Z"}"#;
-        let Outcome::Event(n) = one(line) else { panic!("not an event") };
+        let Outcome::Event(n) = one(line) else {
+            panic!("not an event")
+        };
         let e = &n.event;
         assert_eq!(e.user, "alice@example.com");
         assert_eq!(e.action, "create pods/exec");
@@ -227,8 +232,11 @@ mod tests {
     #[test]
     fn an_aks_diagnostic_log_record_is_the_audit_event_inside_it() {
         let inner = r#"{"kind":"Event","auditID":"z1","verb":"get","user":{"username":"alice@example.com"},"objectRef":{"resource":"secrets","namespace":"kube-system"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#;
-        let wrapped = serde_json::json!({"category": "kube-audit", "properties": {"log": inner}}).to_string();
-        let Outcome::Event(n) = one(&wrapped) else { panic!("not an event") };
+        let wrapped =
+            serde_json::json!({"category": "kube-audit", "properties": {"log": inner}}).to_string();
+        let Outcome::Event(n) = one(&wrapped) else {
+            panic!("not an event")
+        };
         assert_eq!(n.event.action, "get secrets");
         assert_eq!(n.event.event_id, "z1");
     }
@@ -237,14 +245,18 @@ mod tests {
     fn timestamps_without_an_offset_are_utc() {
         let line = r#"{"auditID":"p1","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"pods"},"p_event_time":"2026-11-03 10:00:00.5"}"#;
         let outcome = one(line);
-        let Outcome::Event(n) = outcome else { panic!("not an event: {outcome:?}") };
+        let Outcome::Event(n) = outcome else {
+            panic!("not an event: {outcome:?}")
+        };
         assert_eq!(n.event.event_time, 1_793_700_000_500_000);
     }
 
     #[test]
     fn impersonation_is_attributed_to_the_impersonator() {
         let line = r#"{"auditID":"a2","verb":"get","user":{"username":"alice@example.com"},"impersonatedUser":{"username":"system:serviceaccount:kube-system:admin"},"objectRef":{"resource":"secrets","namespace":"kube-system"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#;
-        let Outcome::Event(n) = one(line) else { panic!("not an event") };
+        let Outcome::Event(n) = one(line) else {
+            panic!("not an event")
+        };
         assert_eq!(n.event.user, "alice@example.com");
         assert_eq!(
             n.event.acting_as.as_deref(),
@@ -255,18 +267,33 @@ mod tests {
     #[test]
     fn missing_user_verb_or_time_are_quarantined_with_the_field_named() {
         for (line, field) in [
-            (r#"{"verb":"get","requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#, "user.username"),
-            (r#"{"user":{"username":"a"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#, "verb"),
-            (r#"{"user":{"username":"a"},"verb":"get","objectRef":{"resource":"pods"}}"#, "requestReceivedTimestamp"),
+            (
+                r#"{"verb":"get","requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#,
+                "user.username",
+            ),
+            (
+                r#"{"user":{"username":"a"},"requestReceivedTimestamp":"2026-11-03T10:00:00Z"}"#,
+                "verb",
+            ),
+            (
+                r#"{"user":{"username":"a"},"verb":"get","objectRef":{"resource":"pods"}}"#,
+                "requestReceivedTimestamp",
+            ),
         ] {
-            let Outcome::Reject(r) = one(line) else { panic!("accepted {line}") };
+            let Outcome::Reject(r) = one(line) else {
+                panic!("accepted {line}")
+            };
             assert!(r.detail.contains(field), "{} for {line}", r.detail);
         }
-        let Outcome::Reject(r) = one(r#"{"user":{"username":"a"},"verb":"get","requestReceivedTimestamp":"yesterday","objectRef":{"resource":"pods"}}"#) else {
+        let Outcome::Reject(r) = one(
+            r#"{"user":{"username":"a"},"verb":"get","requestReceivedTimestamp":"yesterday","objectRef":{"resource":"pods"}}"#,
+        ) else {
             panic!("accepted a bad timestamp")
         };
         assert_eq!(r.class, "bad timestamp");
-        let Outcome::Reject(r) = one(r#"{"user": 7}"#) else { panic!("accepted a wrong type") };
+        let Outcome::Reject(r) = one(r#"{"user": 7}"#) else {
+            panic!("accepted a wrong type")
+        };
         assert_eq!(r.class, "wrong type or malformed JSON");
     }
 }

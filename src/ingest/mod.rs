@@ -152,7 +152,11 @@ pub fn content_id(bytes: &[u8]) -> String {
             (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
         })
     };
-    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
 }
 
 /// What an ingest did, for the operator and the manifest.
@@ -275,11 +279,19 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         }
         let parsed_ms = started.elapsed().as_millis();
         let written = store::write_events(lake, A::SOURCE, by_day, &run_id, batch_no)?;
-        tracing::debug!(batch = batch_no, files = batch.len(), parsed_ms, written_ms = started.elapsed().as_millis() - parsed_ms, "Ingested a batch.");
+        tracing::debug!(
+            batch = batch_no,
+            files = batch.len(),
+            parsed_ms,
+            written_ms = started.elapsed().as_millis() - parsed_ms,
+            "Ingested a batch."
+        );
         report.events_written += written.events;
         report.duplicates_dropped += written.duplicates;
         report.partitions_written.extend(written.partitions);
-        if let Some(path) = store::write_quarantine(lake, options.format, &run_id, batch_no, &quarantined)? {
+        if let Some(path) =
+            store::write_quarantine(lake, options.format, &run_id, batch_no, &quarantined)?
+        {
             report.quarantine_files.push(path);
         }
         // After the partitions: a crash before this line re-reads the batch

@@ -110,16 +110,19 @@ fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions>
         return Ok(sessions);
     }
     let actions = Series::new("actions".into(), SESSION_ACTIONS.as_slice());
-    let df = events_frame(&files.files, &[USER, ACTION, SOURCE, CLUSTER_ID, NAMESPACE, POD])?
-        .filter(
-            col(SOURCE)
-                .eq(lit("k8s_audit"))
-                .and(col(ACTION).is_in(lit(actions).implode(false), false))
-                .and(col(NAMESPACE).is_not_null())
-                .and(col(POD).is_not_null()),
-        )
-        .collect()
-        .map_err(Error::query("reading exec sessions from the lake"))?;
+    let df = events_frame(
+        &files.files,
+        &[USER, ACTION, SOURCE, CLUSTER_ID, NAMESPACE, POD],
+    )?
+    .filter(
+        col(SOURCE)
+            .eq(lit("k8s_audit"))
+            .and(col(ACTION).is_in(lit(actions).implode(false), false))
+            .and(col(NAMESPACE).is_not_null())
+            .and(col(POD).is_not_null()),
+    )
+    .collect()
+    .map_err(Error::query("reading exec sessions from the lake"))?;
     let text = |name: &str| df.column(name).and_then(|c| c.str().cloned());
     let mut read = || -> PolarsResult<()> {
         let (t, users, clusters, namespaces, pods) = (
@@ -130,10 +133,16 @@ fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions>
             text(POD)?,
         );
         for i in 0..df.height() {
-            let (Some(t), Some(user), Some(ns), Some(pod)) = (t.get(i), users.get(i), namespaces.get(i), pods.get(i)) else {
+            let (Some(t), Some(user), Some(ns), Some(pod)) =
+                (t.get(i), users.get(i), namespaces.get(i), pods.get(i))
+            else {
                 continue;
             };
-            let key = (clusters.get(i).map(str::to_owned), ns.to_owned(), pod.to_owned());
+            let key = (
+                clusters.get(i).map(str::to_owned),
+                ns.to_owned(),
+                pod.to_owned(),
+            );
             sessions.entry(key).or_default().push((t, user.to_owned()));
         }
         Ok(())
@@ -188,16 +197,27 @@ mod tests {
     fn overlapping_sessions_keep_each_shell_with_the_person_who_opened_it() {
         // Alice opens a shell, Bob opens another into the same pod while
         // Alice's is still running; each shell's processes stay with its opener.
-        let s = sessions(&[(0, "api-0", "alice@example.com"), (10 * MIN, "api-0", "bob@example.com")]);
+        let s = sessions(&[
+            (0, "api-0", "alice@example.com"),
+            (10 * MIN, "api-0", "bob@example.com"),
+        ]);
         let mut events = vec![
-            process(MIN, "api-0", 100),       // Alice's shell
-            process(11 * MIN, "api-0", 200),  // Bob's shell
-            process(12 * MIN, "api-0", 100),  // Alice's shell again
-            process(90 * MIN, "api-0", 100),  // long after the window, same shell
+            process(MIN, "api-0", 100),      // Alice's shell
+            process(11 * MIN, "api-0", 200), // Bob's shell
+            process(12 * MIN, "api-0", 100), // Alice's shell again
+            process(90 * MIN, "api-0", 100), // long after the window, same shell
         ];
         assert_eq!(attribute_with(&s, &mut events), 4);
         let users: Vec<&str> = events.iter().map(|n| n.event.user.as_str()).collect();
-        assert_eq!(users, ["alice@example.com", "bob@example.com", "alice@example.com", "alice@example.com"]);
+        assert_eq!(
+            users,
+            [
+                "alice@example.com",
+                "bob@example.com",
+                "alice@example.com",
+                "alice@example.com"
+            ]
+        );
     }
 
     #[test]

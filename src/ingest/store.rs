@@ -35,7 +35,13 @@ pub struct Quarantined {
 const EXCERPT_BYTES: usize = 240;
 
 impl Quarantined {
-    pub fn new(file: &str, position: String, class: &'static str, detail: String, bytes: &[u8]) -> Self {
+    pub fn new(
+        file: &str,
+        position: String,
+        class: &'static str,
+        detail: String,
+        bytes: &[u8],
+    ) -> Self {
         let cut = &bytes[..bytes.len().min(EXCERPT_BYTES)];
         Quarantined {
             file: file.to_owned(),
@@ -64,7 +70,13 @@ pub fn day_of(event_time: i64) -> Option<NaiveDate> {
 /// Writes events to their UTC-day partitions. Events whose `(source,
 /// event_id)` the partition already holds, or that repeat within the batch,
 /// are dropped, so re-ingesting the same inputs adds nothing.
-pub fn write_events(lake: &Path, source: &str, by_day: ByDay, run_id: &str, batch: usize) -> Result<Written> {
+pub fn write_events(
+    lake: &Path,
+    source: &str,
+    by_day: ByDay,
+    run_id: &str,
+    batch: usize,
+) -> Result<Written> {
     // Days are independent: each is checked and written on its own core.
     let days: Vec<Result<(NaiveDate, u64, u64)>> = by_day
         .into_par_iter()
@@ -109,7 +121,8 @@ fn write_day(
         return Ok((day, 0, duplicates));
     }
     let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
-    let mut df = schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
+    let mut df =
+        schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
     atomic_write(&path, |file| {
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
@@ -132,19 +145,28 @@ fn existing_ids(dir: &Path, source: &str) -> Result<FxHashSet<String>> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     for path in files {
         let doing = format!("reading the event ids already in {}", path.display());
-        let df = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
-            .and_then(|lf| {
-                lf.filter(col(SOURCE).eq(lit(source)))
-                    .select([col(EVENT_ID)])
-                    .collect()
-            })
-            .map_err(Error::query(doing.clone()))?;
-        let column = df.column(EVENT_ID).and_then(|c| c.str().cloned()).map_err(Error::query(doing))?;
+        let df = LazyFrame::scan_parquet(
+            PlRefPath::new(path.to_string_lossy().as_ref()),
+            ScanArgsParquet::default(),
+        )
+        .and_then(|lf| {
+            lf.filter(col(SOURCE).eq(lit(source)))
+                .select([col(EVENT_ID)])
+                .collect()
+        })
+        .map_err(Error::query(doing.clone()))?;
+        let column = df
+            .column(EVENT_ID)
+            .and_then(|c| c.str().cloned())
+            .map_err(Error::query(doing))?;
         ids.extend(column.iter().flatten().map(str::to_owned));
     }
     Ok(ids)
@@ -172,10 +194,12 @@ pub fn write_quarantine(
             serde_json::to_writer(&mut out, r)?;
             out.write_all(b"\n")
         });
-        written.and_then(|()| out.flush()).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })
+        written
+            .and_then(|()| out.flush())
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })
     })?;
     Ok(Some(path))
 }

@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::intern::Interner;
@@ -489,7 +489,8 @@ const PARTITIONS: usize = 256;
 
 fn partition_of(user: u32) -> usize {
     // Fibonacci hashing spreads consecutive ids over all partitions.
-    (u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PARTITIONS.trailing_zeros())) as usize
+    (u64::from(user).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PARTITIONS.trailing_zeros()))
+        as usize
 }
 
 /// One usable row of a day.
@@ -668,7 +669,8 @@ fn strings_at(list: &ListChunked, mut row: usize) -> Vec<String> {
             row -= array.len();
             continue;
         }
-        let values = (array.values().as_any()).downcast_ref::<<StringType as PolarsDataType>::Array>();
+        let values =
+            (array.values().as_any()).downcast_ref::<<StringType as PolarsDataType>::Array>();
         let valid = array.validity().is_none_or(|v| v.get_bit(row));
         let (Some(values), true) = (values, valid) else {
             return Vec::new();

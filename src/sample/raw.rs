@@ -23,7 +23,12 @@ pub const RAW_DIR: &str = "raw";
 pub const CLUSTER: &str = "prod-eu-1";
 const REGION: &str = "us-east-1";
 
-pub(super) fn write_day(out: &Path, date: NaiveDate, rows: &[Row], ids: &mut Ids) -> Result<(), SampleError> {
+pub(super) fn write_day(
+    out: &Path,
+    date: NaiveDate,
+    rows: &[Row],
+    ids: &mut Ids,
+) -> Result<(), SampleError> {
     // One file per platform and hour, as the shippers split them.
     let mut files: BTreeMap<std::path::PathBuf, Vec<String>> = BTreeMap::new();
     let raw = out.join(RAW_DIR);
@@ -118,7 +123,12 @@ fn k8s_audit(r: &Row, id: &str, time: &DateTime<chrono::Utc>) -> serde_json::Val
     if let Some(ns) = &r.namespace {
         object["namespace"] = json!(ns);
     }
-    if let Some(name) = r.pod.as_ref().filter(|_| resource == "pods").or(r.target.as_ref()) {
+    if let Some(name) = r
+        .pod
+        .as_ref()
+        .filter(|_| resource == "pods")
+        .or(r.target.as_ref())
+    {
         object["name"] = json!(name);
     }
     json!({

@@ -9,7 +9,14 @@ use polars::prelude::*;
 use crate::support::{code, lakehound, stderr, stdout};
 
 fn ingest(format: &str, inputs: &[&Path], lake: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["ingest", "--format", format, "--lake", lake.to_str().unwrap(), "--input"];
+    let mut args = vec![
+        "ingest",
+        "--format",
+        format,
+        "--lake",
+        lake.to_str().unwrap(),
+        "--input",
+    ];
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
     args.extend_from_slice(extra);
     lakehound(&args)
@@ -23,7 +30,9 @@ fn last_run(lake: &Path) -> serde_json::Value {
 }
 
 fn total(counts: &serde_json::Value) -> u64 {
-    counts.as_object().map_or(0, |m| m.values().map(|v| v.as_u64().unwrap()).sum())
+    counts
+        .as_object()
+        .map_or(0, |m| m.values().map(|v| v.as_u64().unwrap()).sum())
 }
 
 fn lake_events(lake: &Path) -> DataFrame {
@@ -35,10 +44,16 @@ fn lake_events(lake: &Path) -> DataFrame {
         .into_iter()
         .map(|f| LazyFrame::scan_parquet(f, ScanArgsParquet::default()).unwrap())
         .collect();
-    concat(frames, UnionArgs { diagonal: true, ..Default::default() })
-        .unwrap()
-        .collect()
-        .unwrap()
+    concat(
+        frames,
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .collect()
+    .unwrap()
 }
 
 /// Files under `lake/dir`, recursively.
@@ -60,7 +75,13 @@ fn glob(lake: &Path, dir: &str) -> Vec<PathBuf> {
 }
 
 fn column_strings(df: &DataFrame, name: &str) -> Vec<Option<String>> {
-    df.column(name).unwrap().str().unwrap().iter().map(|s| s.map(str::to_owned)).collect()
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect()
 }
 
 fn write(path: &Path, text: &str) {
@@ -84,7 +105,16 @@ fn k8s(audit_id: &str, time: &str, user: &str, action: &str, ns: &str, name: &st
 fn bad_records_are_quarantined_with_file_line_and_reason_and_the_rest_ingested() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("audit");
-    let good = |i: u32| k8s(&format!("a{i}"), "2026-11-03T10:00:00Z", "oidc:alice@example.com", "get secrets", "payments", "db");
+    let good = |i: u32| {
+        k8s(
+            &format!("a{i}"),
+            "2026-11-03T10:00:00Z",
+            "oidc:alice@example.com",
+            "get secrets",
+            "payments",
+            "db",
+        )
+    };
     let huge = format!(r#"{{"padding":"{}"}}"#, "x".repeat(2 << 20));
     let lines = [
         good(1),
@@ -102,7 +132,11 @@ fn bad_records_are_quarantined_with_file_line_and_reason_and_the_rest_ingested()
         writeln!(gz, "{}", good(i)).unwrap();
     }
     let bytes = gz.finish().unwrap();
-    std::fs::write(input.join("audit-2026110311.log.gz"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    std::fs::write(
+        input.join("audit-2026110311.log.gz"),
+        &bytes[..bytes.len() * 2 / 3],
+    )
+    .unwrap();
 
     let lake = dir.path().join("lake");
     let o = ingest("k8s-audit", &[&input], &lake, &[]);
@@ -113,27 +147,59 @@ fn bad_records_are_quarantined_with_file_line_and_reason_and_the_rest_ingested()
     assert_eq!(quarantined["bad timestamp"], 1);
     assert_eq!(quarantined["record too large"], 1);
     assert_eq!(quarantined["truncated or corrupt gzip"], 1);
-    assert!(quarantined["wrong type or malformed JSON"].as_u64().unwrap() >= 2);
+    assert!(
+        quarantined["wrong type or malformed JSON"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
     let written = run["events_written"].as_u64().unwrap();
-    assert!(written > 2 && written < 52, "{written} events from the good lines and the readable gzip part");
+    assert!(
+        written > 2 && written < 52,
+        "{written} events from the good lines and the readable gzip part"
+    );
 
     let entries: Vec<serde_json::Value> = glob(&lake, "_quarantine")
         .iter()
-        .flat_map(|p| std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>())
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let find = |class: &str| entries.iter().find(|e| e["class"] == class).unwrap().clone();
+    let find = |class: &str| {
+        entries
+            .iter()
+            .find(|e| e["class"] == class)
+            .unwrap()
+            .clone()
+    };
     let missing = find("missing required field");
-    assert!(missing["file"].as_str().unwrap().ends_with("kube-apiserver-audit.log"));
+    assert!(missing["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("kube-apiserver-audit.log"));
     assert_eq!(missing["position"], "line 3");
-    assert!(missing["detail"].as_str().unwrap().contains("user.username"));
+    assert!(missing["detail"]
+        .as_str()
+        .unwrap()
+        .contains("user.username"));
     assert_eq!(find("record too large")["position"], "line 6");
     assert_eq!(find("bad timestamp")["position"], "line 4");
     assert!(stdout(&o).contains("quarantined 1: bad timestamp"));
 
     let df = lake_events(&lake);
     assert_eq!(df.height() as u64, written);
-    assert!(column_strings(&df, "user").iter().all(|u| u.as_deref() == Some("alice@example.com")));
-    assert!(glob(&lake, "events").iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')));
+    assert!(column_strings(&df, "user")
+        .iter()
+        .all(|u| u.as_deref() == Some("alice@example.com")));
+    assert!(glob(&lake, "events").iter().all(|p| !p
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with('.')));
 }
 
 #[test]
@@ -141,7 +207,16 @@ fn reingesting_the_same_inputs_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("audit.log");
     let lines: Vec<String> = (0..40)
-        .map(|i| k8s(&format!("r{i}"), &format!("2026-11-0{}T1{}:00:00Z", 2 + i % 3, i % 10), "alice@example.com", "list pods", "web", "x"))
+        .map(|i| {
+            k8s(
+                &format!("r{i}"),
+                &format!("2026-11-0{}T1{}:00:00Z", 2 + i % 3, i % 10),
+                "alice@example.com",
+                "list pods",
+                "web",
+                "x",
+            )
+        })
         .collect();
     write(&input, &lines.join("\n"));
     let lake = dir.path().join("lake");
@@ -152,14 +227,26 @@ fn reingesting_the_same_inputs_adds_nothing() {
     // Same file again: the manifest skips it.
     assert_eq!(code(&ingest("k8s-audit", &[&input], &lake, &[])), 0);
     let run = last_run(&lake);
-    assert_eq!((run["files_already_ingested"].as_u64(), run["events_written"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (
+            run["files_already_ingested"].as_u64(),
+            run["events_written"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
 
     // The same records in a new file (a re-delivery): read, but every one is a duplicate.
     let copy = dir.path().join("audit-redelivered.log");
     std::fs::copy(&input, &copy).unwrap();
     assert_eq!(code(&ingest("k8s-audit", &[&copy], &lake, &[])), 0);
     let run = last_run(&lake);
-    assert_eq!((run["events_written"].as_u64(), run["duplicates_dropped"].as_u64()), (Some(0), Some(40)));
+    assert_eq!(
+        (
+            run["events_written"].as_u64(),
+            run["duplicates_dropped"].as_u64()
+        ),
+        (Some(0), Some(40))
+    );
     assert_eq!(lake_events(&lake).height(), 40);
 }
 
@@ -169,7 +256,14 @@ fn falco_processes_in_an_exec_session_count_for_the_person_who_opened_it() {
     let audit = dir.path().join("audit.log");
     write(
         &audit,
-        &k8s("x1", "2026-11-03T10:00:00Z", "oidc:alice@example.com", "create pods/exec", "payments", "api-0"),
+        &k8s(
+            "x1",
+            "2026-11-03T10:00:00Z",
+            "oidc:alice@example.com",
+            "create pods/exec",
+            "payments",
+            "api-0",
+        ),
     );
     let falco_line = |t: &str, pod: &str, process: &str, sid: u32| {
         format!(
@@ -187,7 +281,15 @@ fn falco_processes_in_an_exec_session_count_for_the_person_who_opened_it() {
         .join("\n"),
     );
     let lake = dir.path().join("lake");
-    assert_eq!(code(&ingest("k8s-audit", &[&audit], &lake, &["--cluster-id", "prod-eu"])), 0);
+    assert_eq!(
+        code(&ingest(
+            "k8s-audit",
+            &[&audit],
+            &lake,
+            &["--cluster-id", "prod-eu"]
+        )),
+        0
+    );
     let o = ingest("falco", &[&falco], &lake, &["--cluster-id", "prod-eu"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(last_run(&lake)["attributed_to_sessions"], 2);
@@ -199,10 +301,17 @@ fn falco_processes_in_an_exec_session_count_for_the_person_who_opened_it() {
         .unwrap();
     let users = column_strings(&df, "user");
     let actions = column_strings(&df, "action");
-    assert_eq!(actions, [Some("bash".into()), Some("curl".into()), Some("sh".into())]);
+    assert_eq!(
+        actions,
+        [Some("bash".into()), Some("curl".into()), Some("sh".into())]
+    );
     assert_eq!(
         users,
-        [Some("alice@example.com".into()), Some("alice@example.com".into()), Some("pod:payments/api-1".into())]
+        [
+            Some("alice@example.com".into()),
+            Some("alice@example.com".into()),
+            Some("pod:payments/api-1".into())
+        ]
     );
 }
 
@@ -212,14 +321,21 @@ fn shared_datasets() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: ../shared/datasets is absent; the public-corpus ingest checks did not run");
+        eprintln!(
+            "SKIPPED: ../shared/datasets is absent; the public-corpus ingest checks did not run"
+        );
         None
     }
 }
 
 /// Every record of a corpus either becomes an event (or a counted skip or
 /// duplicate) or is quarantined with a reason; returns the manifest's run.
-fn every_record_accounted_for(format: &str, inputs: &[&Path], expected_records: u64, lake: &Path) -> serde_json::Value {
+fn every_record_accounted_for(
+    format: &str,
+    inputs: &[&Path],
+    expected_records: u64,
+    lake: &Path,
+) -> serde_json::Value {
     let o = ingest(format, inputs, lake, &[]);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
     let run = last_run(lake);
@@ -236,14 +352,17 @@ fn every_record_accounted_for(format: &str, inputs: &[&Path], expected_records: 
 
 #[test]
 fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
-    let Some(shared) = shared_datasets() else { return };
+    let Some(shared) = shared_datasets() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let invictus = shared.join("invictus_aws_cloudtrail_stratus/CloudTrail");
     let expected: u64 = std::fs::read_dir(&invictus)
         .unwrap()
         .flatten()
         .map(|e| {
-            let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
             doc["Records"].as_array().unwrap().len() as u64
         })
         .sum();
@@ -254,7 +373,8 @@ fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
         .unwrap()
         .flatten()
         .map(|e| {
-            let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
             doc.as_array().unwrap().len() as u64
         })
         .sum();
@@ -263,19 +383,36 @@ fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
     // A lake `run` can read: the contract holds for what ingest wrote.
     let df = lake_events(dir.path());
     let users = column_strings(&df, "user");
-    assert!(users.iter().flatten().any(|u| u.starts_with("arn:aws:iam::") && u.contains(":role/")));
-    assert!(column_strings(&df, "action").iter().flatten().all(|a| a.contains(':')));
+    assert!(users
+        .iter()
+        .flatten()
+        .any(|u| u.starts_with("arn:aws:iam::") && u.contains(":role/")));
+    assert!(column_strings(&df, "action")
+        .iter()
+        .flatten()
+        .all(|a| a.contains(':')));
     let out = tempfile::tempdir().unwrap();
     let o = lakehound(&[
-        "run", "--lake", dir.path().to_str().unwrap(), "--from", "2023-07-10", "--to", "2023-07-10",
-        "--out", out.path().to_str().unwrap(), "--baseline-days", "1",
+        "run",
+        "--lake",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "2023-07-10",
+        "--to",
+        "2023-07-10",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--baseline-days",
+        "1",
     ]);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
 }
 
 #[test]
 fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
-    let Some(shared) = shared_datasets() else { return };
+    let Some(shared) = shared_datasets() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let fixtures = shared.join("falco_k8s_audit_fixtures/test/trace_files/k8s_audit");
     let jsons: Vec<PathBuf> = std::fs::read_dir(&fixtures)
@@ -292,7 +429,9 @@ fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
             text.lines()
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
-                    Ok(v) if v["kind"] == "EventList" => v["items"].as_array().unwrap().len() as u64,
+                    Ok(v) if v["kind"] == "EventList" => {
+                        v["items"].as_array().unwrap().len() as u64
+                    }
                     _ => 1,
                 })
                 .collect::<Vec<_>>()
@@ -303,19 +442,33 @@ fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
     let df = lake_events(dir.path());
     let actions = column_strings(&df, "action");
     assert!(actions.iter().flatten().any(|a| a == "create pods/exec"));
-    assert!(actions.iter().flatten().any(|a| a == "create clusterrolebindings"));
+    assert!(actions
+        .iter()
+        .flatten()
+        .any(|a| a == "create clusterrolebindings"));
     assert!(total(&run["quarantined"]) <= 1, "{run}");
 }
 
 #[test]
 fn shared_corpus_panther_rule_test_events_normalise_or_are_quarantined_with_a_reason() {
-    let Some(shared) = shared_datasets() else { return };
+    let Some(shared) = shared_datasets() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let corpus = shared.join("panther_rule_test_events");
     // Route each test log to its platform's adapter, one JSON-lines file each.
     let mut per_format: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for file in ["aws_cloudtrail_rules", "aws_eks_rules", "kubernetes_rules", "gcp_k8s_rules", "gcp_audit_rules"] {
-        for line in std::fs::read_to_string(corpus.join(format!("{file}.jsonl"))).unwrap().lines() {
+    for file in [
+        "aws_cloudtrail_rules",
+        "aws_eks_rules",
+        "kubernetes_rules",
+        "gcp_k8s_rules",
+        "gcp_audit_rules",
+    ] {
+        for line in std::fs::read_to_string(corpus.join(format!("{file}.jsonl")))
+            .unwrap()
+            .lines()
+        {
             let case: serde_json::Value = serde_json::from_str(line).unwrap();
             let log = &case["log"];
             let format = if file == "aws_cloudtrail_rules" {
@@ -342,7 +495,10 @@ fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
     let org = dir.path();
     let o = lakehound(&["sample", "--raw", "--out", org.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(!org.join("events").exists(), "--raw writes raw logs, not partitions");
+    assert!(
+        !org.join("events").exists(),
+        "--raw writes raw logs, not partitions"
+    );
     let raw = org.join("raw");
     for (format, folder, cluster) in [
         ("k8s-audit", "k8s-audit", true),
@@ -350,10 +506,17 @@ fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
         ("gcp-audit", "gcp-audit", false),
         ("falco", "falco", true),
     ] {
-        let extra: &[&str] = if cluster { &["--cluster-id", "prod-eu-1"] } else { &[] };
+        let extra: &[&str] = if cluster {
+            &["--cluster-id", "prod-eu-1"]
+        } else {
+            &[]
+        };
         let o = ingest(format, &[&raw.join(folder)], org, extra);
         assert_eq!(code(&o), 0, "{format}: {}{}", stdout(&o), stderr(&o));
-        assert!(last_run(org)["events_written"].as_u64().unwrap() > 0, "{format}");
+        assert!(
+            last_run(org)["events_written"].as_u64().unwrap() > 0,
+            "{format}"
+        );
     }
     // Every shell process in the sample follows an exec session into its pod.
     let falco = last_run(org);
@@ -361,11 +524,24 @@ fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
     assert_eq!(falco["attributed_to_sessions"], falco["events_written"]);
     let out = dir.path().join("findings");
     let o = lakehound(&[
-        "run", "--lake", org.to_str().unwrap(), "--from", "2026-11-02", "--to", "2026-11-08",
-        "--out", out.to_str().unwrap(),
+        "run",
+        "--lake",
+        org.to_str().unwrap(),
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-08",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = lakehound(&["eval", "--lake", org.to_str().unwrap(), "--findings", out.to_str().unwrap()]);
+    let o = lakehound(&[
+        "eval",
+        "--lake",
+        org.to_str().unwrap(),
+        "--findings",
+        out.to_str().unwrap(),
+    ]);
     let text = stdout(&o);
     let ap: f64 = text
         .split("average precision ")
@@ -387,10 +563,16 @@ fn a_missing_input_or_an_unreadable_manifest_is_a_usage_error_naming_it() {
     assert!(stderr(&o).contains("no-such-audit.log"), "{}", stderr(&o));
 
     let input = dir.path().join("audit.log");
-    write(&input, &k8s("m1", "2026-11-03T10:00:00Z", "bob", "get pods", "web", "x"));
+    write(
+        &input,
+        &k8s("m1", "2026-11-03T10:00:00Z", "bob", "get pods", "web", "x"),
+    );
     write(&lake.join("_ingest/manifest.json"), "{not json");
     let o = ingest("k8s-audit", &[&input], &lake, &[]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
-    assert!(!lake.join("events").exists(), "nothing is written before the manifest is understood");
+    assert!(
+        !lake.join("events").exists(),
+        "nothing is written before the manifest is understood"
+    );
 }
