@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use serde::Deserialize;
 
 use super::identity::{aws_principal, tool_from_user_agent};
-use super::{content_id, parse_time, Adapter, Framing, Normalised, Outcome, Reject, Stamp};
+use super::{
+    content_id, parse_time, parse_with, Adapter, Framing, Normalised, Outcome, Reject, Stamp,
+};
 use crate::schema::Event;
 
 pub struct CloudTrail;
@@ -101,10 +103,7 @@ impl Adapter for CloudTrail {
     const FRAMING: Framing = Framing::Document;
 
     fn normalise(&self, record: &[u8], _stamp: &Stamp, out: &mut Vec<Outcome>) {
-        out.push(match serde_json::from_slice::<Record>(record) {
-            Ok(r) => normalise_record(r, record),
-            Err(e) => Outcome::Reject(Reject::json(&e)),
-        });
+        out.push(parse_with(record, |r: Record| normalise_record(r, record)));
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{content_id, parse_time, Adapter, Normalised, Outcome, Reject, Stamp};
+use super::{content_id, parse_time, parse_with, Adapter, Normalised, Outcome, Reject, Stamp};
 use crate::schema::Event;
 
 pub struct Falco;
@@ -30,10 +30,9 @@ impl Adapter for Falco {
     const SOURCE: &'static str = "falco";
 
     fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>) {
-        out.push(match serde_json::from_slice::<Alert>(record) {
-            Ok(alert) => normalise_alert(alert, record, stamp),
-            Err(e) => Outcome::Reject(Reject::json(&e)),
-        });
+        out.push(parse_with(record, |alert: Alert| {
+            normalise_alert(alert, record, stamp)
+        }));
     }
 }
 

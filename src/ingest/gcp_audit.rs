@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::identity::tool_from_user_agent;
-use super::{content_id, parse_time, Adapter, Framing, Normalised, Outcome, Reject, Stamp};
+use super::{
+    content_id, parse_time, parse_with, Adapter, Framing, Normalised, Outcome, Reject, Stamp,
+};
 use crate::schema::Event;
 
 pub struct GcpAudit;
@@ -86,10 +88,9 @@ impl Adapter for GcpAudit {
     const FRAMING: Framing = Framing::Document;
 
     fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>) {
-        out.push(match serde_json::from_slice::<LogEntry>(record) {
-            Ok(entry) => normalise_entry(entry, record, stamp),
-            Err(e) => Outcome::Reject(Reject::json(&e)),
-        });
+        out.push(parse_with(record, |entry: LogEntry| {
+            normalise_entry(entry, record, stamp)
+        }));
     }
 }
 

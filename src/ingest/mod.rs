@@ -128,6 +128,18 @@ pub trait Adapter: Sync {
     fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>);
 }
 
+/// Parses `record` into an adapter's typed view and normalises it; a record
+/// that does not parse is quarantined with serde's reason.
+pub fn parse_with<'a, T: serde::Deserialize<'a>>(
+    record: &'a [u8],
+    normalise: impl FnOnce(T) -> Outcome,
+) -> Outcome {
+    match serde_json::from_slice::<T>(record) {
+        Ok(parsed) => normalise(parsed),
+        Err(e) => Outcome::Reject(Reject::json(&e)),
+    }
+}
+
 /// RFC 3339 (any fraction, any offset) to microseconds since the epoch. A
 /// timestamp without an offset (`2026-11-03 10:00:00.5`, as Panther exports
 /// and some shippers write them) is taken as UTC.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::input::{FileRecords, InputFile};
 use super::{Format, IngestReport};
 use crate::error::{Error, Result};
-use crate::pipeline::write::atomic_write;
+use crate::pipeline::write::{atomic_write, write_parquet};
 use crate::schema::{self, Event, EVENTS_DIR, EVENT_ID, PARTITION_KEY, SOURCE};
 
 /// A record that could not become an event, and why.
@@ -123,16 +123,7 @@ fn write_day(
     let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
     let mut df =
         schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
-    atomic_write(&path, |file| {
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut df)
-            .map(|_| ())
-            .map_err(|source| Error::WriteParquet {
-                path: path.clone(),
-                source,
-            })
-    })?;
+    write_parquet(&path, &mut df)?;
     Ok((day, order.len() as u64, duplicates))
 }
 

@@ -116,6 +116,20 @@ pub(crate) fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Writes a frame as zstd-compressed Parquet, atomically.
+pub(crate) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    atomic_write(path, |file| {
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)
+            .map(|_| ())
+            .map_err(|source| Error::WriteParquet {
+                path: path.to_path_buf(),
+                source,
+            })
+    })
+}
+
 /// Writes the findings and then the manifest (last, so a `run.json` always
 /// describes the findings beside it).
 pub fn results(
@@ -133,16 +147,7 @@ pub fn results(
         path: findings_path.clone(),
         source,
     })?;
-    atomic_write(&findings_path, |file| {
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut df)
-            .map(|_| ())
-            .map_err(|source| Error::WriteParquet {
-                path: findings_path.clone(),
-                source,
-            })
-    })?;
+    write_parquet(&findings_path, &mut df)?;
     let manifest_path = dir.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(manifest).expect("the manifest is plain data");
     atomic_write(&manifest_path, |file| {
