@@ -265,7 +265,8 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
             .par_iter()
             .map(|file| input::parse_file(adapter, file, &options.stamp))
             .collect();
-        let mut events: Vec<Normalised> = Vec::new();
+        let mut by_day = store::ByDay::new();
+        let mut falco_events: Vec<Normalised> = Vec::new();
         let mut quarantined = Vec::new();
         for file in parsed {
             report.files_read += 1;
@@ -277,17 +278,16 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
                 *report.quarantined.entry(q.class.to_owned()).or_default() += 1;
             }
             manifest.add(&file, options.format);
-            events.extend(file.events);
             quarantined.extend(file.quarantined);
+            if options.format == Format::Falco {
+                falco_events.extend(file.events);
+            } else {
+                store::add_by_day(&mut by_day, file.events);
+            }
         }
         if options.format == Format::Falco {
-            report.attributed_to_sessions += sessions::attribute(lake, &mut events)?;
-        }
-        let mut by_day = store::ByDay::new();
-        for n in events {
-            if let Some(day) = store::day_of(n.event.event_time) {
-                by_day.entry(day).or_default().push(n.event);
-            }
+            report.attributed_to_sessions += sessions::attribute(lake, &mut falco_events)?;
+            store::add_by_day(&mut by_day, falco_events);
         }
         let parsed_ms = started.elapsed().as_millis();
         let written = store::write_events(lake, A::SOURCE, by_day, &run_id, batch_no)?;

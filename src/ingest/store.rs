@@ -15,7 +15,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use super::input::{FileRecords, InputFile};
-use super::{Format, IngestReport};
+use super::{Format, IngestReport, Normalised};
 use crate::error::{Error, Result};
 use crate::pipeline::write::{atomic_write, write_parquet};
 use crate::schema::{self, Event, EVENTS_DIR, EVENT_ID, PARTITION_KEY, SOURCE};
@@ -59,8 +59,33 @@ pub struct Written {
     pub partitions: Vec<String>,
 }
 
-/// Events grouped by their UTC day, as the writer takes them.
-pub type ByDay = BTreeMap<NaiveDate, Vec<Event>>;
+/// Events grouped by their UTC day, as the writer takes them: a day holds
+/// the chunks files gave it (a file usually covers one hour), so events are
+/// not copied from vector to vector on the way.
+pub type ByDay = BTreeMap<NaiveDate, Vec<Vec<Normalised>>>;
+
+/// Files one file's events under their days.
+pub fn add_by_day(by_day: &mut ByDay, events: Vec<Normalised>) {
+    let day = |n: &Normalised| day_of(n.event.event_time);
+    let Some(first) = events.first().map(day) else {
+        return;
+    };
+    if events.iter().all(|n| day(n) == first) {
+        if let Some(first) = first {
+            by_day.entry(first).or_default().push(events);
+        }
+        return;
+    }
+    let mut split: BTreeMap<NaiveDate, Vec<Normalised>> = BTreeMap::new();
+    for n in events {
+        if let Some(d) = day(&n) {
+            split.entry(d).or_default().push(n);
+        }
+    }
+    for (d, chunk) in split {
+        by_day.entry(d).or_default().push(chunk);
+    }
+}
 
 /// The UTC day an event belongs to.
 pub fn day_of(event_time: i64) -> Option<NaiveDate> {
@@ -105,18 +130,19 @@ fn write_day(
     lake: &Path,
     source: &str,
     day: NaiveDate,
-    events: &[Event],
+    chunks: &[Vec<Normalised>],
     run_id: &str,
     batch: usize,
 ) -> Result<(NaiveDate, u64, u64)> {
     let dir = lake.join(EVENTS_DIR).join(format!("{PARTITION_KEY}={day}"));
     let in_lake = existing_ids(&dir, source)?;
-    let mut order: Vec<&Event> = events.iter().collect();
+    let mut order: Vec<&Event> = chunks.iter().flatten().map(|n| &n.event).collect();
+    let received = order.len();
     order.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     let mut in_batch: FxHashSet<&str> = FxHashSet::default();
     in_batch.reserve(order.len());
     order.retain(|e| !in_lake.contains(&e.event_id) && in_batch.insert(&e.event_id));
-    let duplicates = (events.len() - order.len()) as u64;
+    let duplicates = (received - order.len()) as u64;
     if order.is_empty() {
         return Ok((day, 0, duplicates));
     }
