@@ -223,9 +223,7 @@ mod tests {
     use super::*;
 
     fn one(record: &str) -> Outcome {
-        let mut out = Vec::new();
-        CloudTrail.normalise(record.as_bytes(), &Stamp::default(), &mut out);
-        out.pop().unwrap()
+        crate::ingest::normalise_one(&CloudTrail, record)
     }
 
     #[test]

@@ -188,9 +188,7 @@ mod tests {
     use super::*;
 
     fn one(record: &str) -> Outcome {
-        let mut out = Vec::new();
-        GcpAudit.normalise(record.as_bytes(), &Stamp::default(), &mut out);
-        out.pop().unwrap()
+        crate::ingest::normalise_one(&GcpAudit, record)
     }
 
     #[test]

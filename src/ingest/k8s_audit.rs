@@ -199,10 +199,7 @@ mod tests {
     use super::*;
 
     fn one(line: &str) -> Outcome {
-        let mut out = Vec::new();
-        K8sAudit.normalise(line.as_bytes(), &Stamp::default(), &mut out);
-        assert_eq!(out.len(), 1);
-        out.pop().unwrap()
+        crate::ingest::normalise_one(&K8sAudit, line)
     }
 
     #[test]

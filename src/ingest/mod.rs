@@ -140,6 +140,15 @@ pub fn parse_with<'a, T: serde::Deserialize<'a>>(
     }
 }
 
+/// The one outcome of one record, for the adapters' unit tests.
+#[cfg(test)]
+pub(crate) fn normalise_one<A: Adapter>(adapter: &A, record: &str) -> Outcome {
+    let mut out = Vec::new();
+    adapter.normalise(record.as_bytes(), &Stamp::default(), &mut out);
+    assert_eq!(out.len(), 1, "one record, one outcome");
+    out.pop().unwrap()
+}
+
 /// RFC 3339 (any fraction, any offset) to microseconds since the epoch. A
 /// timestamp without an offset (`2026-11-03 10:00:00.5`, as Panther exports
 /// and some shippers write them) is taken as UTC.
