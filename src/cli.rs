@@ -60,7 +60,8 @@ Exit codes:
   0  every record became an event or a documented skip
   1  finished, but some records were quarantined (see LAKE/_quarantine/)
   2  usage error (bad argument, missing input, unreadable manifest)
-  3  runtime error (I/O, Parquet): safe to retry; nothing half-written";
+  3  runtime error (I/O, Parquet, another ingest holds the lake): safe to
+     retry; nothing half-written";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IngestFormat {

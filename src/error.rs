@@ -89,6 +89,9 @@ pub enum Error {
     #[error("ingest manifest {path} is not readable JSON ({reason}); move it aside to re-ingest everything")]
     Manifest { path: PathBuf, reason: String },
 
+    #[error("another `lakehound ingest` is writing to {lake}; retry when it has finished")]
+    IngestBusy { lake: PathBuf },
+
     #[error("cannot write {path}")]
     Write {
         path: PathBuf,

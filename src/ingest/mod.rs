@@ -260,6 +260,9 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     })?;
     let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let files = input::discover(&options.inputs)?;
+    // One ingest per lake at a time: two would both miss each other's
+    // events in the duplicate check. The OS drops the lock if we crash.
+    let _lock = store::lock(lake)?;
     let mut manifest = store::Manifest::load(lake)?;
     let (todo, done): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| !manifest.has(f));
     let mut report = IngestReport {

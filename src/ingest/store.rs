@@ -248,6 +248,29 @@ impl<'de> Deserialize<'de> for Format {
     }
 }
 
+/// Takes the lake's ingest lock, held until the returned file is dropped.
+pub fn lock(lake: &Path) -> Result<std::fs::File> {
+    let path = lake.join("_ingest").join("lock");
+    let io = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(path.parent().expect("the lock sits in _ingest")).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::IngestBusy {
+            lake: lake.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
 fn manifest_path(lake: &Path) -> PathBuf {
     lake.join("_ingest").join("manifest.json")
 }

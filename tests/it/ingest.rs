@@ -576,3 +576,27 @@ fn a_missing_input_or_an_unreadable_manifest_is_a_usage_error_naming_it() {
         "nothing is written before the manifest is understood"
     );
 }
+
+#[test]
+fn a_second_ingest_into_a_busy_lake_waits_its_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let input = dir.path().join("audit.log");
+    write(
+        &input,
+        &k8s("l1", "2026-11-03T10:00:00Z", "bob", "get pods", "web", "x"),
+    );
+    std::fs::create_dir_all(lake.join("_ingest")).unwrap();
+    let held = std::fs::File::create(lake.join("_ingest/lock")).unwrap();
+    held.lock().unwrap();
+    let o = ingest("k8s-audit", &[&input], &lake, &[]);
+    assert_eq!(code(&o), 3, "busy is worth retrying");
+    assert!(
+        stderr(&o).contains("another `lakehound ingest`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lake.join("events").exists());
+    drop(held);
+    assert_eq!(code(&ingest("k8s-audit", &[&input], &lake, &[])), 0);
+}
