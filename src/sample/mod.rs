@@ -513,6 +513,11 @@ pub fn scoring_window(lake: &Path) -> Result<(NaiveDate, NaiveDate), SampleError
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), SampleError> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// Writes through a temporary sibling and a rename, creating the folder.
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), SampleError> {
     let io = |source| SampleError::Io {
         path: path.to_path_buf(),
         source,
@@ -520,7 +525,7 @@ fn write_text(path: &Path, text: &str) -> Result<(), SampleError> {
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 

@@ -76,7 +76,6 @@ fn write_file(path: &Path, records: Vec<String>) -> Result<(), SampleError> {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(path.parent().expect("raw files sit in folders")).map_err(io)?;
     let is_cloudtrail = path.to_string_lossy().contains("/CloudTrail/");
     let body = if is_cloudtrail {
         // A delivery file: one document holding the hour's records.
@@ -91,9 +90,7 @@ fn write_file(path: &Path, records: Vec<String>) -> Result<(), SampleError> {
     } else {
         body.into_bytes()
     };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    super::write_bytes(path, &bytes)
 }
 
 fn rfc3339(t: &DateTime<chrono::Utc>) -> String {
