@@ -3,6 +3,8 @@
 //! `<lake>/events/dt=YYYY-MM-DD/*.parquet`, hive-partitioned by the UTC date of
 //! `event_time`. Other tools write this layout; `load` checks it file by file.
 
+use std::borrow::Cow;
+
 use polars::prelude::*;
 
 pub const EVENTS_DIR: &str = "events";
@@ -81,29 +83,63 @@ pub fn is_required(column: &str) -> bool {
 }
 
 /// One event in the lake's terms, as writers (`sample`, `ingest`) build it.
+/// Text borrows from the raw record where it can: ingest keeps a batch's
+/// bytes alive until its events are written, so most fields cost no
+/// allocation of their own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Event {
+pub struct Event<'a> {
     /// Microseconds since the epoch, UTC.
     pub event_time: i64,
-    pub user: String,
-    pub tool: String,
-    pub action: String,
-    pub source: String,
-    pub event_id: String,
-    pub target: Option<String>,
-    pub src_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub cluster_id: Option<String>,
-    pub account_id: Option<String>,
-    pub namespace: Option<String>,
-    pub pod: Option<String>,
-    pub node: Option<String>,
-    pub image_digest: Option<String>,
-    pub groups: Option<Vec<String>>,
+    pub user: Text<'a>,
+    pub tool: Text<'a>,
+    pub action: Text<'a>,
+    pub source: Text<'a>,
+    pub event_id: Text<'a>,
+    pub target: Option<Text<'a>>,
+    pub src_ip: Option<Text<'a>>,
+    pub user_agent: Option<Text<'a>>,
+    pub cluster_id: Option<Text<'a>>,
+    pub account_id: Option<Text<'a>>,
+    pub namespace: Option<Text<'a>>,
+    pub pod: Option<Text<'a>>,
+    pub node: Option<Text<'a>>,
+    pub image_digest: Option<Text<'a>>,
+    pub groups: Option<Vec<Text<'a>>>,
     /// Who the event was performed as, when not the `user` (Kubernetes
     /// impersonation, GCP service-account delegation). Written as the extra
     /// column `acting_as` only by files that have some.
-    pub acting_as: Option<String>,
+    pub acting_as: Option<Text<'a>>,
+}
+
+/// A borrowed or owned string field of an [`Event`].
+pub type Text<'a> = Cow<'a, str>;
+
+impl Event<'_> {
+    /// The same event owning all its text, for records whose bytes do not
+    /// outlive their parse (an event nested inside another as a string).
+    pub fn into_owned(self) -> Event<'static> {
+        let own = |t: Text| Cow::Owned(t.into_owned());
+        let opt = |t: Option<Text>| t.map(own);
+        Event {
+            event_time: self.event_time,
+            user: own(self.user),
+            tool: own(self.tool),
+            action: own(self.action),
+            source: own(self.source),
+            event_id: own(self.event_id),
+            target: opt(self.target),
+            src_ip: opt(self.src_ip),
+            user_agent: opt(self.user_agent),
+            cluster_id: opt(self.cluster_id),
+            account_id: opt(self.account_id),
+            namespace: opt(self.namespace),
+            pod: opt(self.pod),
+            node: opt(self.node),
+            image_digest: opt(self.image_digest),
+            groups: self.groups.map(|g| g.into_iter().map(own).collect()),
+            acting_as: opt(self.acting_as),
+        }
+    }
 }
 
 /// Extra column beside the contract: see [`Event::acting_as`].
@@ -116,10 +152,10 @@ pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
 
 /// [`frame`] over borrowed events, in the order given.
 pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
-    let strings = |name: &str, f: &dyn Fn(&Event) -> &str| -> Column {
+    let strings = |name: &str, f: &dyn for<'e> Fn(&'e Event<'_>) -> &'e str| -> Column {
         Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
     };
-    let optional = |name: &str, f: &dyn Fn(&Event) -> Option<&str>| -> Column {
+    let optional = |name: &str, f: &dyn for<'e> Fn(&'e Event<'_>) -> Option<&'e str>| -> Column {
         Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
     };
     let times = Int64Chunked::from_vec(
@@ -133,7 +169,7 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
     let mut builder = ListStringChunkedBuilder::new(GROUPS.into(), events.len(), events.len());
     for e in events {
         match &e.groups {
-            Some(g) => builder.append_values_iter(g.iter().map(String::as_str)),
+            Some(g) => builder.append_values_iter(g.iter().map(|t| t.as_ref())),
             None => builder.append_null(),
         }
     }

@@ -3,11 +3,14 @@
 //! records and JSON lines all arrive here one record at a time.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::net::IpAddr;
 
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::identity::{aws_principal, tool_from_user_agent};
+use super::identity::{aws_principal, map_text, tool_from_user_agent};
+use super::json::{JsonStr, Scalar};
 use super::{
     content_id, parse_time, parse_with, Adapter, Framing, Normalised, Outcome, Reject, Stamp,
 };
@@ -19,23 +22,25 @@ pub struct CloudTrail;
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     #[serde(borrow)]
-    event_time: Option<Cow<'a, str>>,
+    event_time: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Option<JsonStr<'a>>,
     #[serde(rename = "eventID", borrow)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
     user_identity: Option<UserIdentity<'a>>,
     #[serde(rename = "sourceIPAddress", borrow)]
-    source_ip_address: Option<Cow<'a, str>>,
+    source_ip_address: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    recipient_account_id: Option<Cow<'a, str>>,
-    /// Free-form per API; read as a value so an odd shape never rejects.
-    request_parameters: Option<serde_json::Value>,
+    recipient_account_id: Option<JsonStr<'a>>,
+    /// Free-form per API: only the parameters that name a target are kept,
+    /// and an odd shape never rejects the record.
+    #[serde(borrow)]
+    request_parameters: Option<TargetParameters<'a>>,
     #[serde(borrow)]
     resources: Option<Vec<Resource<'a>>>,
 }
@@ -44,17 +49,17 @@ struct Record<'a> {
 #[serde(rename_all = "camelCase")]
 struct UserIdentity<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    arn: Option<Cow<'a, str>>,
+    arn: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    account_id: Option<Cow<'a, str>>,
+    account_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    principal_id: Option<Cow<'a, str>>,
+    principal_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    user_name: Option<Cow<'a, str>>,
+    user_name: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    invoked_by: Option<Cow<'a, str>>,
+    invoked_by: Option<JsonStr<'a>>,
     #[serde(borrow)]
     session_context: Option<SessionContext<'a>>,
 }
@@ -69,13 +74,13 @@ struct SessionContext<'a> {
 #[derive(Deserialize)]
 struct SessionIssuer<'a> {
     #[serde(borrow)]
-    arn: Option<Cow<'a, str>>,
+    arn: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Resource<'a> {
     #[serde(rename = "ARN", borrow)]
-    arn: Option<Cow<'a, str>>,
+    arn: Option<JsonStr<'a>>,
 }
 
 /// Request parameters that name the object an API call acts on.
@@ -102,12 +107,12 @@ impl Adapter for CloudTrail {
     const SOURCE: &'static str = "cloudtrail";
     const FRAMING: Framing = Framing::Document;
 
-    fn normalise(&self, record: &[u8], _stamp: &Stamp, out: &mut Vec<Outcome>) {
+    fn normalise<'a>(&self, record: &'a str, _stamp: &'a Stamp, out: &mut Vec<Outcome<'a>>) {
         out.push(parse_with(record, |r: Record| normalise_record(r, record)));
     }
 }
 
-fn normalise_record(r: Record, record: &[u8]) -> Outcome {
+fn normalise_record<'a>(r: Record<'a>, record: &'a str) -> Outcome<'a> {
     let Some(time) = r.event_time.as_deref() else {
         return Outcome::Reject(Reject::missing("eventTime"));
     };
@@ -125,73 +130,64 @@ fn normalise_record(r: Record, record: &[u8]) -> Outcome {
         return Outcome::Reject(Reject::missing("userIdentity.arn or principalId"));
     };
     let service = source.strip_suffix(".amazonaws.com").unwrap_or(source);
-    let user_agent = r.user_agent.as_deref().map(str::to_owned);
+    let action = format!("{service}:{name}");
+    let account_id = r
+        .recipient_account_id
+        .or_else(|| identity.account_id.clone());
     let target = r
         .resources
-        .as_ref()
-        .and_then(|rs| rs.iter().find_map(|x| x.arn.as_deref()))
-        .map(str::to_owned)
-        .or_else(|| target_parameter(r.request_parameters.as_ref()));
-    Outcome::Event(Box::new(Normalised {
+        .and_then(|rs| rs.into_iter().find_map(|x| x.arn))
+        .map(Into::into)
+        .or_else(|| r.request_parameters.and_then(|p| p.target()));
+    Outcome::Event(Normalised {
         event: Event {
             event_time,
             user,
-            tool: tool_from_user_agent(user_agent.as_deref()).to_owned(),
-            action: format!("{service}:{name}"),
-            source: CloudTrail::SOURCE.to_owned(),
+            tool: tool_from_user_agent(r.user_agent.as_deref()).into(),
+            action: action.into(),
+            source: CloudTrail::SOURCE.into(),
             event_id: r
                 .event_id
-                .as_deref()
-                .map(str::to_owned)
-                .unwrap_or_else(|| content_id(record)),
+                .map_or_else(|| content_id(record.as_bytes()).into(), Into::into),
             target,
             // Calls AWS makes on a user's behalf carry a service name here.
             src_ip: r
                 .source_ip_address
-                .as_deref()
                 .filter(|ip| ip.parse::<IpAddr>().is_ok())
-                .map(str::to_owned),
-            user_agent,
-            account_id: r
-                .recipient_account_id
-                .as_deref()
-                .or(identity.account_id.as_deref())
-                .map(str::to_owned),
+                .map(Into::into),
+            user_agent: r.user_agent.map(Into::into),
+            account_id: account_id.map(Into::into),
             ..Default::default()
         },
         process_session: None,
-    }))
+    })
 }
 
 /// See [`aws_principal`]; services and accounts without an ARN are named by
 /// what CloudTrail gives.
-fn principal(id: &UserIdentity) -> Option<String> {
+fn principal<'a>(id: &UserIdentity<'a>) -> Option<Cow<'a, str>> {
     // A malformed ARN falls through to the other fields.
-    if let Some(principal) = id.arn.as_deref().and_then(aws_principal) {
-        return Some(principal);
+    if let Some(arn) = &id.arn {
+        if aws_principal(arn).is_some() {
+            return Some(map_text(arn.clone().into(), |a| {
+                aws_principal(a).expect("checked above")
+            }));
+        }
     }
+    let named = || id.user_name.clone().or_else(|| id.principal_id.clone());
     match id.kind.as_deref() {
         // AWS acting on its own (service events carry no type at all).
         Some("AWSService") | None if id.invoked_by.is_some() => {
-            id.invoked_by.as_deref().map(str::to_owned)
+            id.invoked_by.clone().map(Into::into)
         }
-        Some("AssumedRole") => issued_session(id).or_else(|| {
-            id.user_name
-                .as_deref()
-                .or(id.principal_id.as_deref())
-                .map(str::to_owned)
-        }),
-        _ => id
-            .user_name
-            .as_deref()
-            .or(id.principal_id.as_deref())
-            .map(str::to_owned),
+        Some("AssumedRole") => issued_session(id).or_else(|| named().map(Into::into)),
+        _ => named().map(Into::into),
     }
 }
 
 /// An assumed role without a usable ARN: the role from the session
 /// issuer, the session name (if any) from the principal id ("AROA...:name").
-fn issued_session(id: &UserIdentity) -> Option<String> {
+fn issued_session<'a>(id: &UserIdentity) -> Option<Cow<'a, str>> {
     let role = id
         .session_context
         .as_ref()?
@@ -209,20 +205,84 @@ fn issued_session(id: &UserIdentity) -> Option<String> {
     aws_principal(&format!(
         "arn:aws:sts::{account}:assumed-role/{role_name}/{session}"
     ))
+    .map(|p| Cow::Owned(p.into_owned()))
 }
 
-fn target_parameter(parameters: Option<&serde_json::Value>) -> Option<String> {
-    let parameters = parameters?.as_object()?;
-    TARGET_PARAMETERS
-        .iter()
-        .find_map(|key| parameters.get(*key)?.as_str().map(str::to_owned))
+/// The string (or number) values of `requestParameters` that [`TARGET_PARAMETERS`]
+/// names, by position in that list; anything else is skipped unparsed.
+#[derive(Default)]
+struct TargetParameters<'a>([Option<Cow<'a, str>>; TARGET_PARAMETERS.len()]);
+
+impl<'a> TargetParameters<'a> {
+    /// The value of the first parameter in [`TARGET_PARAMETERS`] order.
+    fn target(self) -> Option<Cow<'a, str>> {
+        self.0.into_iter().flatten().next()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TargetParameters<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ParametersVisitor)
+    }
+}
+
+struct ParametersVisitor;
+
+/// Anything but an object holds no parameters: skipped, never rejected.
+macro_rules! no_parameters {
+    ($($method:ident($($arg:ty)?)),*) => {$(
+        fn $method<E: serde::de::Error>(self $(, _: $arg)?) -> Result<Self::Value, E> {
+            Ok(TargetParameters::default())
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for ParametersVisitor {
+    type Value = TargetParameters<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("request parameters")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = TargetParameters::default();
+        while let Some(key) = map.next_key::<JsonStr>()? {
+            match TARGET_PARAMETERS.iter().position(|k| **k == *key) {
+                Some(i) => {
+                    let value: Scalar = map.next_value()?;
+                    if let Some(text) = value.0 {
+                        found.0[i].get_or_insert(text);
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TargetParameters::default())
+    }
+
+    no_parameters!(
+        visit_bool(bool),
+        visit_i64(i64),
+        visit_u64(u64),
+        visit_f64(f64),
+        visit_str(&str),
+        visit_unit(),
+        visit_none()
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn one(record: &str) -> Outcome {
+    fn one(record: &str) -> Outcome<'_> {
         crate::ingest::normalise_one(&CloudTrail, record)
     }
 
@@ -266,5 +326,32 @@ mod tests {
             panic!("accepted")
         };
         assert!(r.detail.contains("eventTime"));
+    }
+
+    fn target_of(parameters: &str) -> Option<String> {
+        let record = format!(
+            r#"{{"eventTime":"2026-11-03T09:15:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:user/bob"}},"requestParameters":{parameters}}}"#
+        );
+        match one(&record) {
+            Outcome::Event(n) => n.event.target.map(|t| t.into_owned()),
+            other => panic!("{parameters}: not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_target_is_the_first_naming_parameter_whatever_the_parameters_shape() {
+        // Order of preference is TARGET_PARAMETERS', not the record's.
+        assert_eq!(
+            target_of(r#"{"name":"n","policy":{"a":[1]},"bucketName":"b"}"#).as_deref(),
+            Some("b")
+        );
+        // A parameter that is not text is passed over; escapes are undone.
+        assert_eq!(
+            target_of(r#"{"bucketName":{"x":1},"name":"a\"b"}"#).as_deref(),
+            Some("a\"b")
+        );
+        for odd in ["null", "[1,2]", "\"text\"", "7", "{}"] {
+            assert_eq!(target_of(odd), None, "{odd}");
+        }
     }
 }

@@ -3,11 +3,11 @@
 //! `cloudaudit.googleapis.com/{activity,data_access}/YYYY/MM/DD/`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::identity::tool_from_user_agent;
+use super::identity::{lowercase, map_text, tool_from_user_agent};
+use super::json::JsonStr;
 use super::{
     content_id, parse_time, parse_with, Adapter, Framing, Normalised, Outcome, Reject, Stamp,
 };
@@ -19,11 +19,11 @@ pub struct GcpAudit;
 #[serde(rename_all = "camelCase")]
 struct LogEntry<'a> {
     #[serde(borrow)]
-    insert_id: Option<Cow<'a, str>>,
+    insert_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    receive_timestamp: Option<Cow<'a, str>>,
+    receive_timestamp: Option<JsonStr<'a>>,
     #[serde(borrow)]
     resource: Option<MonitoredResource<'a>>,
     #[serde(borrow)]
@@ -33,16 +33,26 @@ struct LogEntry<'a> {
 #[derive(Deserialize)]
 struct MonitoredResource<'a> {
     #[serde(borrow)]
-    labels: Option<HashMap<Cow<'a, str>, Cow<'a, str>>>,
+    labels: Option<Labels<'a>>,
+}
+
+/// The resource labels stamped on events (GKE's `k8s_cluster` and
+/// `gke_cluster` resources carry both).
+#[derive(Deserialize)]
+struct Labels<'a> {
+    #[serde(borrow)]
+    cluster_name: Option<JsonStr<'a>>,
+    #[serde(borrow)]
+    project_id: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AuditLog<'a> {
     #[serde(borrow)]
-    method_name: Option<Cow<'a, str>>,
+    method_name: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    resource_name: Option<Cow<'a, str>>,
+    resource_name: Option<JsonStr<'a>>,
     #[serde(borrow)]
     authentication_info: Option<AuthenticationInfo<'a>>,
     #[serde(borrow)]
@@ -53,9 +63,9 @@ struct AuditLog<'a> {
 #[serde(rename_all = "camelCase")]
 struct AuthenticationInfo<'a> {
     #[serde(borrow)]
-    principal_email: Option<Cow<'a, str>>,
+    principal_email: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    principal_subject: Option<Cow<'a, str>>,
+    principal_subject: Option<JsonStr<'a>>,
     #[serde(borrow)]
     service_account_delegation_info: Option<Vec<Delegation<'a>>>,
 }
@@ -71,34 +81,34 @@ struct Delegation<'a> {
 #[serde(rename_all = "camelCase")]
 struct FirstPartyPrincipal<'a> {
     #[serde(borrow)]
-    principal_email: Option<Cow<'a, str>>,
+    principal_email: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestMetadata<'a> {
     #[serde(borrow)]
-    caller_ip: Option<Cow<'a, str>>,
+    caller_ip: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    caller_supplied_user_agent: Option<Cow<'a, str>>,
+    caller_supplied_user_agent: Option<JsonStr<'a>>,
 }
 
 impl Adapter for GcpAudit {
     const SOURCE: &'static str = "gcp_audit";
     const FRAMING: Framing = Framing::Document;
 
-    fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>) {
+    fn normalise<'a>(&self, record: &'a str, stamp: &'a Stamp, out: &mut Vec<Outcome<'a>>) {
         out.push(parse_with(record, |entry: LogEntry| {
             normalise_entry(entry, record, stamp)
         }));
     }
 }
 
-fn normalise_entry(entry: LogEntry, record: &[u8], stamp: &Stamp) -> Outcome {
-    let Some(payload) = entry.proto_payload.as_ref() else {
+fn normalise_entry<'a>(entry: LogEntry<'a>, record: &'a str, stamp: &'a Stamp) -> Outcome<'a> {
+    let Some(payload) = entry.proto_payload else {
         return Outcome::Reject(Reject::missing("protoPayload"));
     };
-    let Some(method) = payload.method_name.as_deref() else {
+    let Some(method) = payload.method_name.clone() else {
         return Outcome::Reject(Reject::missing("protoPayload.methodName"));
     };
     let Some(time) = entry
@@ -114,8 +124,8 @@ fn normalise_entry(entry: LogEntry, record: &[u8], stamp: &Stamp) -> Outcome {
     };
     let auth = payload.authentication_info.as_ref();
     let principal = auth
-        .and_then(|a| a.principal_email.as_deref())
-        .or(auth.and_then(|a| a.principal_subject.as_deref()));
+        .and_then(|a| a.principal_email.clone())
+        .or(auth.and_then(|a| a.principal_subject.clone()));
     let Some(principal) = principal else {
         return Outcome::Reject(Reject::missing("authenticationInfo.principalEmail"));
     };
@@ -125,60 +135,66 @@ fn normalise_entry(entry: LogEntry, record: &[u8], stamp: &Stamp) -> Outcome {
         .and_then(|a| a.service_account_delegation_info.as_ref())
         .and_then(|chain| chain.first())
         .and_then(|d| d.first_party_principal.as_ref())
-        .and_then(|p| p.principal_email.as_deref());
+        .and_then(|p| p.principal_email.clone());
+    let email = |text: JsonStr<'a>| map_text(text.into(), lowercase);
     let (user, acting_as) = match first_party {
-        Some(human) => (
-            human.to_ascii_lowercase(),
-            Some(principal.to_ascii_lowercase()),
-        ),
-        None => (principal.to_ascii_lowercase(), None),
+        Some(human) => (email(human), Some(email(principal))),
+        None => (email(principal), None),
     };
-    let metadata = payload.request_metadata.as_ref();
-    let user_agent = metadata
-        .and_then(|m| m.caller_supplied_user_agent.as_deref())
-        .map(str::to_owned);
-    let labels = entry.resource.as_ref().and_then(|r| r.labels.as_ref());
-    let label = |key: &str| labels.and_then(|l| l.get(key)).map(|v| v.to_string());
-    let resource_name = payload.resource_name.as_deref();
-    let (namespace, pod) = resource_name.map(gke_object).unwrap_or_default();
-    Outcome::Event(Box::new(Normalised {
+    let metadata = payload.request_metadata;
+    let (caller_ip, user_agent) = metadata
+        .map(|m| (m.caller_ip, m.caller_supplied_user_agent))
+        .unwrap_or_default();
+    let labels = entry.resource.and_then(|r| r.labels);
+    let (cluster_name, project_id) = labels
+        .map(|l| (l.cluster_name, l.project_id))
+        .unwrap_or_default();
+    let resource_name = payload.resource_name;
+    let (namespace, pod) = match &resource_name {
+        Some(JsonStr(Cow::Borrowed(name))) => gke_object(name),
+        Some(JsonStr(Cow::Owned(name))) => {
+            let (ns, pod) = gke_object(name);
+            let own = |t: Option<&str>| t.map(|t| Cow::Owned(t.to_owned()));
+            (own(ns.as_deref()), own(pod.as_deref()))
+        }
+        None => (None, None),
+    };
+    Outcome::Event(Normalised {
         event: Event {
             event_time,
             user,
-            tool: tool_from_user_agent(user_agent.as_deref()).to_owned(),
-            action: method.to_owned(),
-            source: GcpAudit::SOURCE.to_owned(),
+            tool: tool_from_user_agent(user_agent.as_deref()).into(),
+            action: method.into(),
+            source: GcpAudit::SOURCE.into(),
             event_id: entry
                 .insert_id
-                .as_deref()
-                .map(str::to_owned)
-                .unwrap_or_else(|| content_id(record)),
-            target: resource_name.map(str::to_owned),
-            src_ip: metadata
-                .and_then(|m| m.caller_ip.as_deref())
-                .map(str::to_owned),
-            user_agent,
-            cluster_id: label("cluster_name").or_else(|| stamp.cluster_id.clone()),
-            account_id: label("project_id"),
+                .map_or_else(|| content_id(record.as_bytes()).into(), Into::into),
+            target: resource_name.map(Into::into),
+            src_ip: caller_ip.map(Into::into),
+            user_agent: user_agent.map(Into::into),
+            cluster_id: cluster_name
+                .map(Into::into)
+                .or_else(|| stamp.cluster_id.as_deref().map(Into::into)),
+            account_id: project_id.map(Into::into),
             namespace,
             pod,
             acting_as,
             ..Default::default()
         },
         process_session: None,
-    }))
+    })
 }
 
 /// Namespace and pod of a GKE resource name
 /// (`core/v1/namespaces/<ns>/pods/<pod>[/exec]`).
-fn gke_object(resource_name: &str) -> (Option<String>, Option<String>) {
+fn gke_object(resource_name: &str) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
     let parts: Vec<&str> = resource_name.split('/').collect();
     let after = |key: &str| {
         parts
             .iter()
             .position(|p| *p == key)
             .and_then(|i| parts.get(i + 1))
-            .map(|s| (*s).to_owned())
+            .map(|s| Cow::Borrowed(*s))
     };
     (after("namespaces"), after("pods"))
 }
@@ -187,7 +203,7 @@ fn gke_object(resource_name: &str) -> (Option<String>, Option<String>) {
 mod tests {
     use super::*;
 
-    fn one(record: &str) -> Outcome {
+    fn one(record: &str) -> Outcome<'_> {
         crate::ingest::normalise_one(&GcpAudit, record)
     }
 

@@ -2,6 +2,8 @@
 //! human across Kubernetes, AWS and GCP becomes one `user`, machine
 //! identities stay stable, and each event says which tool sent it.
 
+use std::borrow::Cow;
+
 /// The `user` for an AWS principal (CloudTrail `userIdentity`, or an EKS
 /// username that carries an assumed-role ARN).
 ///
@@ -10,7 +12,7 @@
 /// - Any other assumed role (CI, OIDC federation, instance profiles: session
 ///   names change per run) is the role, `arn:aws:iam::<account>:role/<name>`.
 /// - IAM users, root and federated users are their own ARN.
-pub fn aws_principal(arn: &str) -> Option<String> {
+pub fn aws_principal(arn: &str) -> Option<Cow<'_, str>> {
     let rest = arn.strip_prefix("arn:aws")?;
     // arn:aws[-partition]:sts::<account>:assumed-role/<role>/<session>
     let mut parts = rest.splitn(5, ':');
@@ -27,12 +29,33 @@ pub fn aws_principal(arn: &str) -> Option<String> {
                 return None;
             }
             if looks_like_email(session) {
-                return Some(session.to_ascii_lowercase());
+                return Some(lowercase(session));
             }
-            return Some(format!("arn:aws:iam::{account}:role/{role}"));
+            return Some(format!("arn:aws:iam::{account}:role/{role}").into());
         }
     }
-    Some(arn.to_owned())
+    Some(arn.into())
+}
+
+/// Applies a text function to a record's field: the result still borrows
+/// from the record when the field did and the function kept its text.
+pub fn map_text<'a>(
+    text: Cow<'a, str>,
+    f: impl for<'s> Fn(&'s str) -> Cow<'s, str>,
+) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(s) => f(s),
+        Cow::Owned(s) => Cow::Owned(f(&s).into_owned()),
+    }
+}
+
+/// `s` in ASCII lowercase, borrowed when it already is.
+pub fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase().into()
+    } else {
+        s.into()
+    }
 }
 
 pub fn looks_like_email(s: &str) -> bool {
@@ -46,9 +69,9 @@ pub fn looks_like_email(s: &str) -> bool {
 /// stay as Kubernetes names them; OIDC usernames lose their issuer prefix
 /// (`oidc:alice@example.com`, `https://issuer#alice@example.com`); EKS
 /// usernames that are AWS ARNs resolve like CloudTrail principals.
-pub fn k8s_user(username: &str) -> String {
+pub fn k8s_user(username: &str) -> Cow<'_, str> {
     if username.starts_with("system:") {
-        return username.to_owned();
+        return username.into();
     }
     if username.starts_with("arn:aws") {
         if let Some(user) = aws_principal(username) {
@@ -61,9 +84,9 @@ pub fn k8s_user(username: &str) -> String {
         .unwrap_or(username);
     let bare = bare.strip_prefix("oidc:").unwrap_or(bare);
     if looks_like_email(bare) {
-        bare.to_ascii_lowercase()
+        lowercase(bare)
     } else {
-        bare.to_owned()
+        bare.into()
     }
 }
 
@@ -73,7 +96,7 @@ pub fn tool_from_user_agent(user_agent: Option<&str>) -> &'static str {
     let Some(ua) = user_agent else {
         return "other";
     };
-    let ua = ua.to_ascii_lowercase();
+    let ua = lowercase(ua);
     let has = |needle: &str| ua.contains(needle);
     if has("kubectl") {
         "kubectl"

@@ -1,6 +1,5 @@
 //! Finding input files, decompressing them, and framing their records.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
@@ -110,44 +109,65 @@ fn gzip_size(path: &Path) -> Option<u64> {
     Some(u64::from(u32::from_le_bytes(size)))
 }
 
-/// One file's records, normalised.
-pub struct FileRecords {
+/// One file's bytes, decompressed: its events borrow from them, so a
+/// batch reads all its files first and keeps them until it is written.
+pub struct FileBytes {
     pub file: InputFile,
+    bytes: Vec<u8>,
+    read_problem: Option<(&'static str, String)>,
+}
+
+pub fn read_file(file: &InputFile) -> FileBytes {
+    let (bytes, read_problem) = read_all(&file.path);
+    FileBytes {
+        file: file.clone(),
+        bytes,
+        read_problem,
+    }
+}
+
+/// One file's records, normalised.
+pub struct FileRecords<'a> {
+    pub file: &'a InputFile,
     pub records: u64,
-    pub events: Vec<Normalised>,
+    pub events: Vec<Normalised<'a>>,
     pub skipped: BTreeMap<&'static str, u64>,
     pub quarantined: Vec<Quarantined>,
 }
 
-/// Reads, decompresses and frames one file and runs the adapter over its
-/// records. Never fails: what cannot be read is quarantined.
-pub fn parse_file<A: Adapter>(adapter: &A, file: &InputFile, stamp: &Stamp) -> FileRecords {
+/// Frames one file's records and runs the adapter over them. Never fails:
+/// what cannot be read is quarantined.
+pub fn parse_file<'a, A: Adapter>(
+    adapter: &A,
+    file: &'a FileBytes,
+    stamp: &'a Stamp,
+) -> FileRecords<'a> {
     let mut out = FileRecords {
-        file: file.clone(),
+        file: &file.file,
         records: 0,
         events: Vec::new(),
         skipped: BTreeMap::new(),
         quarantined: Vec::new(),
     };
-    let display = file.path.display().to_string();
+    let display = file.file.path.display().to_string();
     let mut quarantine = |position: String, class: &'static str, detail: String, bytes: &[u8]| {
         out.quarantined
             .push(Quarantined::new(&display, position, class, detail, bytes));
     };
-    let (bytes, read_problem) = read_all(&file.path);
-    if let Some(problem) = read_problem {
-        quarantine("file".into(), problem.0, problem.1, &[]);
+    if let Some(problem) = &file.read_problem {
+        quarantine("file".into(), problem.0, problem.1.clone(), &[]);
     }
     let mut outcomes = Vec::new();
-    for (position, record) in frame(&bytes, A::FRAMING, &mut quarantine) {
-        outcomes.clear();
-        adapter.normalise(&record, stamp, &mut outcomes);
+    for (position, record) in records(&file.bytes, A::FRAMING, &mut quarantine) {
+        adapter.normalise(record, stamp, &mut outcomes);
         for outcome in outcomes.drain(..) {
             out.records += 1;
             match outcome {
-                Outcome::Event(n) => out.events.push(*n),
+                Outcome::Event(n) => out.events.push(n),
                 Outcome::Skip(reason) => *out.skipped.entry(reason).or_default() += 1,
-                Outcome::Reject(r) => quarantine(position.to_string(), r.class, r.detail, &record),
+                Outcome::Reject(r) => {
+                    quarantine(position.to_string(), r.class, r.detail, record.as_bytes())
+                }
             }
         }
     }
@@ -211,12 +231,41 @@ impl std::fmt::Display for Position {
 
 type QuarantineFn<'q> = dyn FnMut(String, &'static str, String, &[u8]) + 'q;
 
-/// Splits a file into records; framing problems go to `quarantine`.
-pub fn frame<'b>(
+/// A file's records as text; framing problems and records that are not
+/// UTF-8 go to `quarantine`. The file is checked as a whole once, so the
+/// JSON parser need not check every string again.
+pub fn records<'b>(
     bytes: &'b [u8],
     framing: Framing,
     quarantine: &mut QuarantineFn<'_>,
-) -> Vec<(Position, Cow<'b, [u8]>)> {
+) -> Vec<(Position, &'b str)> {
+    let whole = std::str::from_utf8(bytes).ok();
+    let framed = frame(bytes, framing, quarantine);
+    let mut out = Vec::with_capacity(framed.len());
+    for (position, record) in framed {
+        let start = record.as_ptr() as usize - bytes.as_ptr() as usize;
+        let text = whole
+            .and_then(|w| w.get(start..start + record.len()))
+            .map_or_else(|| std::str::from_utf8(record), Ok);
+        match text {
+            Ok(text) => out.push((position, text)),
+            Err(e) => quarantine(
+                position.to_string(),
+                "not UTF-8",
+                format!("JSON must be UTF-8: {e}"),
+                record,
+            ),
+        }
+    }
+    out
+}
+
+/// Splits a file into records; framing problems go to `quarantine`.
+fn frame<'b>(
+    bytes: &'b [u8],
+    framing: Framing,
+    quarantine: &mut QuarantineFn<'_>,
+) -> Vec<(Position, &'b [u8])> {
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -226,14 +275,14 @@ pub fn frame<'b>(
         .unwrap_or(&bytes[start..]);
     if framing == Framing::Document {
         let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
-        let spans = |spans: Vec<Range<usize>>| -> Vec<(Position, Cow<'b, [u8]>)> {
+        let spans = |spans: Vec<Range<usize>>| -> Vec<(Position, &'b [u8])> {
             spans
                 .into_iter()
                 .enumerate()
                 .map(|(i, r)| {
                     (
                         Position::Record(i + 1),
-                        Cow::Borrowed(&bytes[offset + r.start..offset + r.end]),
+                        &bytes[offset + r.start..offset + r.end],
                     )
                 })
                 .collect()
@@ -254,7 +303,7 @@ pub fn frame<'b>(
         }
         match single_object(body) {
             Some(Ok(Some(records))) => return spans(records),
-            Some(Ok(None)) => return vec![(Position::Record(1), Cow::Borrowed(body))],
+            Some(Ok(None)) => return vec![(Position::Record(1), body)],
             Some(Err(reason)) => {
                 quarantine(
                     "file".into(),
@@ -402,7 +451,7 @@ fn single_object(bytes: &[u8]) -> Option<Result<Option<Vec<Range<usize>>>, &'sta
     bytes[s.at..].trim_ascii().is_empty().then_some(Ok(records))
 }
 
-fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Position, Cow<'b, [u8]>)> {
+fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Position, &'b [u8])> {
     let mut out = Vec::new();
     let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
     let mut start = 0;
@@ -424,7 +473,7 @@ fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Positio
             );
             continue;
         }
-        out.push((Position::Line(i + 1), Cow::Borrowed(line)));
+        out.push((Position::Line(i + 1), line));
     }
     out
 }
@@ -438,9 +487,30 @@ mod tests {
         let mut count = |_: String, _: &'static str, _: String, _: &[u8]| quarantined += 1;
         let records = frame(text.as_bytes(), Framing::Document, &mut count)
             .into_iter()
-            .map(|(_, r)| String::from_utf8(r.into_owned()).unwrap())
+            .map(|(_, r)| String::from_utf8(r.to_vec()).unwrap())
             .collect();
         (records, quarantined)
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_quarantined_alone_with_its_line_number() {
+        let bytes = b"{\"a\":\"caf\xc3\xa9\"}\n{\"a\":\"\xff\"}\n{\"a\":3}\n";
+        let mut problems = Vec::new();
+        let mut quarantine = |position: String, class: &'static str, _: String, _: &[u8]| {
+            problems.push(format!("{position}: {class}"))
+        };
+        let kept: Vec<(String, &str)> = records(bytes, Framing::Lines, &mut quarantine)
+            .into_iter()
+            .map(|(p, r)| (p.to_string(), r))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("line 1".to_owned(), "{\"a\":\"café\"}"),
+                ("line 3".to_owned(), "{\"a\":3}")
+            ]
+        );
+        assert_eq!(problems, ["line 2: not UTF-8"]);
     }
 
     #[test]

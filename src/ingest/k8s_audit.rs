@@ -1,11 +1,10 @@
 //! Kubernetes audit events (`audit.k8s.io/v1` Event JSON lines, as API
 //! servers, Fluent Bit and webhooks ship them; `EventList` documents too).
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
-use super::identity::{k8s_user, tool_from_user_agent};
+use super::identity::{k8s_user, map_text, tool_from_user_agent};
+use super::json::JsonStr;
 use super::{content_id, parse_time, Adapter, Normalised, Outcome, Reject, Stamp};
 use crate::schema::Event;
 
@@ -15,34 +14,34 @@ pub struct K8sAudit;
 #[serde(rename_all = "camelCase")]
 struct AuditEvent<'a> {
     #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<JsonStr<'a>>,
     #[serde(rename = "auditID", borrow)]
-    audit_id: Option<Cow<'a, str>>,
+    audit_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    stage: Option<Cow<'a, str>>,
+    stage: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    verb: Option<Cow<'a, str>>,
+    verb: Option<JsonStr<'a>>,
     #[serde(rename = "requestURI", borrow)]
-    request_uri: Option<Cow<'a, str>>,
+    request_uri: Option<JsonStr<'a>>,
     #[serde(borrow)]
     user: Option<UserInfo<'a>>,
     #[serde(borrow)]
     impersonated_user: Option<UserInfo<'a>>,
     #[serde(rename = "sourceIPs", borrow)]
-    source_ips: Option<Vec<Cow<'a, str>>>,
+    source_ips: Option<Vec<JsonStr<'a>>>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<JsonStr<'a>>,
     #[serde(borrow)]
     object_ref: Option<ObjectRef<'a>>,
     #[serde(borrow)]
-    request_received_timestamp: Option<Cow<'a, str>>,
+    request_received_timestamp: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    stage_timestamp: Option<Cow<'a, str>>,
+    stage_timestamp: Option<JsonStr<'a>>,
     #[serde(borrow)]
     metadata: Option<Metadata<'a>>,
     /// The event time a Panther export gives every event.
     #[serde(rename = "p_event_time", borrow)]
-    p_event_time: Option<Cow<'a, str>>,
+    p_event_time: Option<JsonStr<'a>>,
     /// Azure Monitor (AKS diagnostic logs) wraps the audit event as a string.
     properties: Option<AzureProperties>,
 }
@@ -55,22 +54,22 @@ struct AzureProperties {
 #[derive(Deserialize)]
 struct UserInfo<'a> {
     #[serde(borrow)]
-    username: Option<Cow<'a, str>>,
+    username: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    groups: Option<Vec<Cow<'a, str>>>,
+    groups: Option<Vec<JsonStr<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ObjectRef<'a> {
     #[serde(borrow)]
-    resource: Option<Cow<'a, str>>,
+    resource: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    subresource: Option<Cow<'a, str>>,
+    subresource: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    namespace: Option<Cow<'a, str>>,
+    namespace: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -78,7 +77,7 @@ struct ObjectRef<'a> {
 struct Metadata<'a> {
     /// Events from old API servers carry their time only here.
     #[serde(borrow)]
-    creation_timestamp: Option<Cow<'a, str>>,
+    creation_timestamp: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -89,20 +88,27 @@ struct EventList {
 impl Adapter for K8sAudit {
     const SOURCE: &'static str = "k8s_audit";
 
-    fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>) {
-        let event: AuditEvent = match serde_json::from_slice(record) {
+    fn normalise<'a>(&self, record: &'a str, stamp: &'a Stamp, out: &mut Vec<Outcome<'a>>) {
+        let event: AuditEvent = match serde_json::from_str(record) {
             Ok(e) => e,
             Err(e) => return out.push(Outcome::Reject(Reject::json(&e))),
         };
+        // Wrapped events live only as long as their wrapper: owned copies.
+        let mut nested = |text: &str| {
+            let mut inner = Vec::new();
+            self.normalise(text, stamp, &mut inner);
+            for outcome in inner {
+                out.push(outcome.into_owned());
+            }
+        };
         if let Some(inner) = event.properties.as_ref().and_then(|p| p.log.as_deref()) {
-            return self.normalise(inner.as_bytes(), stamp, out);
+            return nested(inner);
         }
         if event.kind.as_deref() == Some("EventList") {
-            match serde_json::from_slice::<EventList>(record) {
+            match serde_json::from_str::<EventList>(record) {
                 Ok(list) => {
                     for item in list.items {
-                        let bytes = serde_json::to_vec(&item).unwrap_or_default();
-                        self.normalise(&bytes, stamp, out);
+                        nested(&serde_json::to_string(&item).unwrap_or_default());
                     }
                 }
                 Err(e) => out.push(Outcome::Reject(Reject::json(&e))),
@@ -113,11 +119,11 @@ impl Adapter for K8sAudit {
     }
 }
 
-fn normalise_event(e: AuditEvent, record: &[u8], stamp: &Stamp) -> Outcome {
+fn normalise_event<'a>(e: AuditEvent<'a>, record: &'a str, stamp: &'a Stamp) -> Outcome<'a> {
     if e.stage.as_deref() == Some("RequestReceived") {
         return Outcome::Skip("audit stage RequestReceived (logged again when it completes)");
     }
-    let Some(username) = e.user.as_ref().and_then(|u| u.username.as_deref()) else {
+    let Some(username) = e.user.as_ref().and_then(|u| u.username.clone()) else {
         return Outcome::Reject(Reject::missing("user.username"));
     };
     let Some(verb) = e.verb.as_deref() else {
@@ -150,55 +156,46 @@ fn normalise_event(e: AuditEvent, record: &[u8], stamp: &Stamp) -> Outcome {
             None => return Outcome::Reject(Reject::missing("objectRef or requestURI")),
         },
     };
-    let name = object.and_then(|o| o.name.as_deref()).map(str::to_owned);
-    let user_agent = e.user_agent.as_deref().map(str::to_owned);
+    let is_pod = resource == Some("pods");
+    let name = object.and_then(|o| o.name.clone());
+    let namespace = object.and_then(|o| o.namespace.clone());
     let acting_as = e
         .impersonated_user
-        .as_ref()
-        .and_then(|u| u.username.as_deref())
-        .map(k8s_user);
-    let groups = e
-        .user
-        .as_ref()
-        .and_then(|u| u.groups.as_ref())
-        .map(|g| g.iter().map(|s| s.to_string()).collect());
-    Outcome::Event(Box::new(Normalised {
+        .and_then(|u| u.username)
+        .map(|name| map_text(name.into(), k8s_user));
+    let groups = e.user.and_then(|u| u.groups);
+    Outcome::Event(Normalised {
         event: Event {
             event_time,
-            user: k8s_user(username),
-            tool: tool_from_user_agent(user_agent.as_deref()).to_owned(),
-            action,
-            source: K8sAudit::SOURCE.to_owned(),
+            user: map_text(username.into(), k8s_user),
+            tool: tool_from_user_agent(e.user_agent.as_deref()).into(),
+            action: action.into(),
+            source: K8sAudit::SOURCE.into(),
             event_id: e
                 .audit_id
-                .as_deref()
-                .map(str::to_owned)
-                .unwrap_or_else(|| content_id(record)),
-            target: name.clone(),
+                .map_or_else(|| content_id(record.as_bytes()).into(), Into::into),
+            target: name.clone().map(Into::into),
             src_ip: e
                 .source_ips
-                .as_ref()
-                .and_then(|ips| ips.first())
-                .map(|s| s.to_string()),
-            user_agent,
-            cluster_id: stamp.cluster_id.clone(),
-            namespace: object
-                .and_then(|o| o.namespace.as_deref())
-                .map(str::to_owned),
-            pod: if resource == Some("pods") { name } else { None },
-            groups,
+                .and_then(|ips| ips.into_iter().next())
+                .map(Into::into),
+            user_agent: e.user_agent.map(Into::into),
+            cluster_id: stamp.cluster_id.as_deref().map(Into::into),
+            namespace: namespace.map(Into::into),
+            pod: if is_pod { name.map(Into::into) } else { None },
+            groups: groups.map(|g| g.into_iter().map(Into::into).collect()),
             acting_as,
             ..Default::default()
         },
         process_session: None,
-    }))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn one(line: &str) -> Outcome {
+    fn one(line: &str) -> Outcome<'_> {
         crate::ingest::normalise_one(&K8sAudit, line)
     }
 

@@ -12,6 +12,7 @@ mod falco;
 mod gcp_audit;
 mod identity;
 mod input;
+mod json;
 mod k8s_audit;
 mod sessions;
 mod store;
@@ -73,20 +74,37 @@ pub struct IngestOptions {
 /// An event from an adapter, with what correlation needs beyond the lake's
 /// columns.
 #[derive(Debug, Clone)]
-pub struct Normalised {
-    pub event: Event,
+pub struct Normalised<'a> {
+    pub event: Event<'a>,
     /// Falco's `proc.sid`: processes of one shell share it.
     pub process_session: Option<i64>,
 }
 
 /// What became of one record.
+// Outcomes pass through one reused buffer per file, so the large variant
+// costs no allocation; boxing it would cost one per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Outcome {
-    Event(Box<Normalised>),
+pub enum Outcome<'a> {
+    Event(Normalised<'a>),
     /// Not an event by design (e.g. the first stage of a K8s request);
     /// counted by reason, not quarantined.
     Skip(&'static str),
     Reject(Reject),
+}
+
+impl Outcome<'_> {
+    /// The same outcome owning its event's text.
+    pub fn into_owned(self) -> Outcome<'static> {
+        match self {
+            Outcome::Event(n) => Outcome::Event(Normalised {
+                event: n.event.into_owned(),
+                process_session: n.process_session,
+            }),
+            Outcome::Skip(reason) => Outcome::Skip(reason),
+            Outcome::Reject(reject) => Outcome::Reject(reject),
+        }
+    }
 }
 
 /// Why a record was quarantined: a class for counting and a detail for the
@@ -124,17 +142,17 @@ pub trait Adapter: Sync {
     /// How records are laid out in a file.
     const FRAMING: Framing = Framing::Lines;
     /// Pushes what became of `record` (usually one outcome; a list document
-    /// gives one per item).
-    fn normalise(&self, record: &[u8], stamp: &Stamp, out: &mut Vec<Outcome>);
+    /// gives one per item). Events borrow from `record` and `stamp`.
+    fn normalise<'a>(&self, record: &'a str, stamp: &'a Stamp, out: &mut Vec<Outcome<'a>>);
 }
 
 /// Parses `record` into an adapter's typed view and normalises it; a record
 /// that does not parse is quarantined with serde's reason.
 pub fn parse_with<'a, T: serde::Deserialize<'a>>(
-    record: &'a [u8],
-    normalise: impl FnOnce(T) -> Outcome,
-) -> Outcome {
-    match serde_json::from_slice::<T>(record) {
+    record: &'a str,
+    normalise: impl FnOnce(T) -> Outcome<'a>,
+) -> Outcome<'a> {
+    match serde_json::from_str::<T>(record) {
         Ok(parsed) => normalise(parsed),
         Err(e) => Outcome::Reject(Reject::json(&e)),
     }
@@ -142,9 +160,10 @@ pub fn parse_with<'a, T: serde::Deserialize<'a>>(
 
 /// The one outcome of one record, for the adapters' unit tests.
 #[cfg(test)]
-pub(crate) fn normalise_one<A: Adapter>(adapter: &A, record: &str) -> Outcome {
+pub(crate) fn normalise_one<'a, A: Adapter>(adapter: &A, record: &'a str) -> Outcome<'a> {
+    static NO_STAMP: Stamp = Stamp { cluster_id: None };
     let mut out = Vec::new();
-    adapter.normalise(record.as_bytes(), &Stamp::default(), &mut out);
+    adapter.normalise(record, &NO_STAMP, &mut out);
     assert_eq!(out.len(), 1, "one record, one outcome");
     out.pop().unwrap()
 }
@@ -211,15 +230,16 @@ impl IngestReport {
 /// (events, quarantined) and must never panic.
 pub fn normalise_bytes(format: Format, bytes: &[u8]) -> (usize, usize) {
     fn with<A: Adapter>(adapter: &A, bytes: &[u8]) -> (usize, usize) {
+        let stamp = Stamp::default();
         let mut quarantined = 0;
         let mut events = 0;
         let mut outcomes = Vec::new();
         let (bytes, problem) = input::decode(bytes.to_vec());
         quarantined += usize::from(problem.is_some());
         let mut count = |_: String, _: &'static str, _: String, _: &[u8]| quarantined += 1;
-        let records = input::frame(&bytes, A::FRAMING, &mut count);
+        let records = input::records(&bytes, A::FRAMING, &mut count);
         for (_, record) in records {
-            adapter.normalise(&record, &Stamp::default(), &mut outcomes);
+            adapter.normalise(record, &stamp, &mut outcomes);
         }
         for outcome in outcomes {
             match outcome {
@@ -273,7 +293,8 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     };
     for (batch_no, batch) in batches(&todo).into_iter().enumerate() {
         let started = std::time::Instant::now();
-        let parsed: Vec<input::FileRecords> = batch
+        let contents: Vec<input::FileBytes> = batch.par_iter().map(input::read_file).collect();
+        let parsed: Vec<input::FileRecords> = contents
             .par_iter()
             .map(|file| input::parse_file(adapter, file, &options.stamp))
             .collect();

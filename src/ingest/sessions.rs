@@ -59,10 +59,14 @@ pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
     let mut attributed = 0;
     for i in order {
         let n = &mut events[i];
-        let (Some(ns), Some(pod)) = (n.event.namespace.clone(), n.event.pod.clone()) else {
+        let (Some(ns), Some(pod)) = (n.event.namespace.as_deref(), n.event.pod.as_deref()) else {
             continue;
         };
-        let key: PodKey = (n.event.cluster_id.clone(), ns, pod);
+        let key: PodKey = (
+            n.event.cluster_id.as_deref().map(str::to_owned),
+            ns.to_owned(),
+            pod.to_owned(),
+        );
         let t = n.event.event_time;
         let sticky = n
             .process_session
@@ -79,14 +83,15 @@ pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
             if let Some(sid) = n.process_session {
                 by_process.insert((key, sid), user.clone());
             }
-            n.event.user = user;
+            n.event.user = user.into();
             attributed += 1;
         } else {
             n.event.user = workload_identity(
                 n.event.namespace.as_deref(),
                 n.event.pod.as_deref(),
                 n.event.node.as_deref(),
-            );
+            )
+            .into();
         }
     }
     attributed
@@ -161,7 +166,7 @@ mod tests {
 
     const MIN: i64 = 60_000_000;
 
-    fn process(t: i64, pod: &str, sid: i64) -> Normalised {
+    fn process(t: i64, pod: &str, sid: i64) -> Normalised<'_> {
         Normalised {
             event: Event {
                 event_time: t,
@@ -208,7 +213,7 @@ mod tests {
             process(90 * MIN, "api-0", 100), // long after the window, same shell
         ];
         assert_eq!(attribute_with(&s, &mut events), 4);
-        let users: Vec<&str> = events.iter().map(|n| n.event.user.as_str()).collect();
+        let users: Vec<&str> = events.iter().map(|n| n.event.user.as_ref()).collect();
         assert_eq!(
             users,
             [

@@ -62,10 +62,10 @@ pub struct Written {
 /// Events grouped by their UTC day, as the writer takes them: a day holds
 /// the chunks files gave it (a file usually covers one hour), so events are
 /// not copied from vector to vector on the way.
-pub type ByDay = BTreeMap<NaiveDate, Vec<Vec<Normalised>>>;
+pub type ByDay<'a> = BTreeMap<NaiveDate, Vec<Vec<Normalised<'a>>>>;
 
 /// Files one file's events under their days.
-pub fn add_by_day(by_day: &mut ByDay, events: Vec<Normalised>) {
+pub fn add_by_day<'a>(by_day: &mut ByDay<'a>, events: Vec<Normalised<'a>>) {
     let day = |n: &Normalised| day_of(n.event.event_time);
     let Some(first) = events.first().map(day) else {
         return;
@@ -76,7 +76,7 @@ pub fn add_by_day(by_day: &mut ByDay, events: Vec<Normalised>) {
         }
         return;
     }
-    let mut split: BTreeMap<NaiveDate, Vec<Normalised>> = BTreeMap::new();
+    let mut split: BTreeMap<NaiveDate, Vec<Normalised<'a>>> = BTreeMap::new();
     for n in events {
         if let Some(d) = day(&n) {
             split.entry(d).or_default().push(n);
@@ -98,7 +98,7 @@ pub fn day_of(event_time: i64) -> Option<NaiveDate> {
 pub fn write_events(
     lake: &Path,
     source: &str,
-    by_day: ByDay,
+    by_day: ByDay<'_>,
     run_id: &str,
     batch: usize,
 ) -> Result<Written> {
@@ -141,7 +141,7 @@ fn write_day(
     order.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     let mut in_batch: FxHashSet<&str> = FxHashSet::default();
     in_batch.reserve(order.len());
-    order.retain(|e| !in_lake.contains(&e.event_id) && in_batch.insert(&e.event_id));
+    order.retain(|e| !in_lake.contains(e.event_id.as_ref()) && in_batch.insert(&e.event_id));
     let duplicates = (received - order.len()) as u64;
     if order.is_empty() {
         return Ok((day, 0, duplicates));

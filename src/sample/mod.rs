@@ -557,26 +557,31 @@ fn write_partition(
 }
 
 fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
-    let owned = |s: &Option<String>| s.clone();
+    fn text(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+        s.as_deref().map(Into::into)
+    }
     let events: Vec<Event> = rows
         .iter()
         .map(|r| Event {
             event_time: r.t,
-            user: r.user.clone(),
-            tool: r.tool.to_owned(),
-            action: r.action.clone(),
-            source: r.source.to_owned(),
-            event_id: ids.next(r.source),
-            target: owned(&r.target),
-            src_ip: owned(&r.src_ip),
-            user_agent: owned(&r.user_agent),
-            cluster_id: r.cluster_id.map(str::to_owned),
-            account_id: owned(&r.account_id),
-            namespace: owned(&r.namespace),
-            pod: owned(&r.pod),
-            node: owned(&r.node),
-            image_digest: owned(&r.image_digest),
-            groups: r.groups.clone(),
+            user: r.user.as_str().into(),
+            tool: r.tool.into(),
+            action: r.action.as_str().into(),
+            source: r.source.into(),
+            event_id: ids.next(r.source).into(),
+            target: text(&r.target),
+            src_ip: text(&r.src_ip),
+            user_agent: text(&r.user_agent),
+            cluster_id: r.cluster_id.map(Into::into),
+            account_id: text(&r.account_id),
+            namespace: text(&r.namespace),
+            pod: text(&r.pod),
+            node: text(&r.node),
+            image_digest: text(&r.image_digest),
+            groups: r
+                .groups
+                .as_ref()
+                .map(|g| g.iter().map(|s| s.as_str().into()).collect()),
             acting_as: None,
         })
         .collect();
