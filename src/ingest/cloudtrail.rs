@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::identity::{aws_principal, map_text, tool_from_user_agent};
+use super::identity::{aws_principal, tool_from_user_agent};
 use super::json::{JsonStr, Scalar};
 use super::{
     content_id, parse_time, parse_with, Adapter, Framing, Normalised, Outcome, Reject, Stamp,
@@ -167,12 +167,13 @@ fn normalise_record<'a>(r: Record<'a>, record: &'a str) -> Outcome<'a> {
 /// what CloudTrail gives.
 fn principal<'a>(id: &UserIdentity<'a>) -> Option<Cow<'a, str>> {
     // A malformed ARN falls through to the other fields.
-    if let Some(arn) = &id.arn {
-        if aws_principal(arn).is_some() {
-            return Some(map_text(arn.clone().into(), |a| {
-                aws_principal(a).expect("checked above")
-            }));
-        }
+    let from_arn = match id.arn.as_ref().map(|a| &a.0) {
+        Some(Cow::Borrowed(arn)) => aws_principal(arn),
+        Some(Cow::Owned(arn)) => aws_principal(arn).map(|p| Cow::Owned(p.into_owned())),
+        None => None,
+    };
+    if from_arn.is_some() {
+        return from_arn;
     }
     let named = || id.user_name.clone().or_else(|| id.principal_id.clone());
     match id.kind.as_deref() {

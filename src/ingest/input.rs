@@ -157,8 +157,10 @@ pub fn parse_file<'a, A: Adapter>(
     if let Some(problem) = &file.read_problem {
         quarantine("file".into(), problem.0, problem.1.clone(), &[]);
     }
+    let records = records(&file.bytes, A::FRAMING, &mut quarantine);
+    out.events.reserve(records.len());
     let mut outcomes = Vec::new();
-    for (position, record) in records(&file.bytes, A::FRAMING, &mut quarantine) {
+    for (position, record) in records {
         adapter.normalise(record, stamp, &mut outcomes);
         for outcome in outcomes.drain(..) {
             out.records += 1;
@@ -338,24 +340,44 @@ impl Scanner<'_> {
     /// Moves past one value (the cursor sits on its first byte); `None`
     /// when the input ends inside it.
     fn skip_value(&mut self) -> Option<()> {
-        if matches!(self.bytes.get(self.at)?, b',' | b':' | b']' | b'}') {
-            return None;
+        match *self.bytes.get(self.at)? {
+            b',' | b':' | b']' | b'}' => None,
+            b'"' => {
+                self.at += 1;
+                self.skip_string_body()
+            }
+            b'[' | b'{' => self.skip_container(),
+            _ => {
+                // A scalar runs to the next delimiter or space.
+                let rest = &self.bytes[self.at..];
+                self.at += rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b']' | b'}') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
+                Some(())
+            }
         }
+    }
+
+    /// Moves past an array or object, jumping from one quote or bracket to
+    /// the next: nothing else changes the nesting.
+    fn skip_container(&mut self) -> Option<()> {
         let mut depth = 0usize;
         loop {
-            let b = *self.bytes.get(self.at)?;
-            self.at += 1;
-            match b {
+            let rest = self.bytes.get(self.at..)?;
+            let i = rest
+                .iter()
+                .position(|b| matches!(b, b'"' | b'[' | b'{' | b']' | b'}'))?;
+            self.at += i + 1;
+            match rest[i] {
                 b'"' => self.skip_string_body()?,
                 b'[' | b'{' => depth += 1,
-                b']' | b'}' => depth = depth.checked_sub(1)?,
-                _ => {}
-            }
-            let next = self.bytes.get(self.at);
-            let scalar_ends =
-                next.is_none_or(|n| matches!(n, b',' | b']' | b'}') || n.is_ascii_whitespace());
-            if depth == 0 && (matches!(b, b'"' | b']' | b'}') || scalar_ends) {
-                return Some(());
+                _ => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(());
+                    }
+                }
             }
         }
     }
@@ -363,14 +385,13 @@ impl Scanner<'_> {
     /// After an opening quote: moves past the closing one.
     fn skip_string_body(&mut self) -> Option<()> {
         loop {
-            match *self.bytes.get(self.at)? {
-                b'\\' => self.at += 2,
-                b'"' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => self.at += 1,
+            let rest = self.bytes.get(self.at..)?;
+            let i = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[i] == b'"' {
+                self.at += i + 1;
+                return Some(());
             }
+            self.at += i + 2;
         }
     }
 }
