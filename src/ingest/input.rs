@@ -513,6 +513,29 @@ mod tests {
         (records, quarantined)
     }
 
+    fn gzip(text: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_with_one_member_several_members_or_damage_decodes_to_all_that_is_there() {
+        let one = gzip("{\"a\":1}\n");
+        assert_eq!(decode(one.clone()), (b"{\"a\":1}\n".to_vec(), None));
+        let two = [one.clone(), gzip("{\"a\":2}\n")].concat();
+        assert_eq!(decode(two).0, b"{\"a\":1}\n{\"a\":2}\n");
+        let (kept, problem) = decode(one[..one.len() - 3].to_vec());
+        assert_eq!(kept, b"{\"a\":1}\n");
+        assert_eq!(problem.unwrap().0, "truncated or corrupt gzip");
+        // A trailer claiming 4 GiB from a few bytes reserves no 4 GiB.
+        let mut forged = one.clone();
+        let at = forged.len() - 4;
+        forged[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(forged).1.unwrap().0, "truncated or corrupt gzip");
+    }
+
     #[test]
     fn a_line_that_is_not_utf8_is_quarantined_alone_with_its_line_number() {
         let bytes = b"{\"a\":\"caf\xc3\xa9\"}\n{\"a\":\"\xff\"}\n{\"a\":3}\n";
