@@ -262,6 +262,8 @@ pub fn normalise_bytes(format: Format, bytes: &[u8]) -> (usize, usize) {
 /// go in.
 const BATCH_BYTES: u64 = 256 << 20;
 const BATCH_FILES: usize = 256;
+/// How much work a crash may make a rerun read again.
+const MANIFEST_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn run(options: &IngestOptions) -> Result<IngestReport> {
     match options.format {
@@ -291,12 +293,20 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         files_already_ingested: done.len(),
         ..Default::default()
     };
+    let mut last_save = std::time::Instant::now();
     for (batch_no, batch) in batches(&todo).into_iter().enumerate() {
         let started = std::time::Instant::now();
-        let contents: Vec<input::FileBytes> = batch.par_iter().map(input::read_file).collect();
+        // Each file is parsed right after it is read, while its bytes are
+        // still in cache; its events borrow them from its slot until the
+        // batch is written.
+        let mut contents: Vec<Option<input::FileBytes>> = batch.iter().map(|_| None).collect();
         let parsed: Vec<input::FileRecords> = contents
-            .par_iter()
-            .map(|file| input::parse_file(adapter, file, &options.stamp))
+            .par_iter_mut()
+            .zip(batch)
+            .map(|(slot, file)| {
+                let bytes: &input::FileBytes = slot.insert(input::read_file(file));
+                input::parse_file(adapter, bytes, &options.stamp)
+            })
             .collect();
         let mut by_day = store::ByDay::new();
         let mut falco_events: Vec<Normalised> = Vec::new();
@@ -339,9 +349,15 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         {
             report.quarantine_files.push(path);
         }
-        // After the partitions: a crash before this line re-reads the batch
-        // next time, and the duplicate check keeps the lake as it was.
-        manifest.save(lake)?;
+        // After the partitions: a crash before a save re-reads the batches
+        // since the last one next time, and the duplicate check keeps the
+        // lake as it was. The save is a shortcut for reruns, not what keeps
+        // the lake right, so a long backfill pays for it (a rewrite and an
+        // fsync) only now and then.
+        if last_save.elapsed() >= MANIFEST_SAVE_INTERVAL {
+            manifest.save(lake)?;
+            last_save = std::time::Instant::now();
+        }
     }
     report.partitions_written.sort();
     report.partitions_written.dedup();
