@@ -115,6 +115,32 @@ pub struct Event<'a> {
 pub type Text<'a> = Cow<'a, str>;
 
 impl Event<'_> {
+    /// The [`REQUIRED_STRINGS`] columns' values, in that order.
+    pub fn required_texts(&self) -> [&str; 5] {
+        [
+            &self.user,
+            &self.tool,
+            &self.action,
+            &self.source,
+            &self.event_id,
+        ]
+    }
+
+    /// The [`OPTIONAL_STRINGS`] columns' values, in that order.
+    pub fn optional_texts(&self) -> [Option<&str>; 9] {
+        [
+            self.target.as_deref(),
+            self.src_ip.as_deref(),
+            self.user_agent.as_deref(),
+            self.cluster_id.as_deref(),
+            self.account_id.as_deref(),
+            self.namespace.as_deref(),
+            self.pod.as_deref(),
+            self.node.as_deref(),
+            self.image_digest.as_deref(),
+        ]
+    }
+
     /// The same event owning all its text, for records whose bytes do not
     /// outlive their parse (an event nested inside another as a string).
     pub fn into_owned(self) -> Event<'static> {
@@ -152,49 +178,42 @@ pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
 
 /// [`frame`] over borrowed events, in the order given.
 pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
-    let strings = |name: &str, f: &dyn for<'e> Fn(&'e Event<'_>) -> &'e str| -> Column {
-        Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
-    };
-    let optional = |name: &str, f: &dyn for<'e> Fn(&'e Event<'_>) -> Option<&'e str>| -> Column {
-        Column::new(name.into(), events.iter().map(|e| f(e)).collect::<Vec<_>>())
-    };
-    let times = Int64Chunked::from_vec(
-        EVENT_TIME.into(),
-        events.iter().map(|e| e.event_time).collect(),
-    )
-    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-    .into_series();
-    // One builder for the whole column: a Series per row costs more than
-    // the rest of the frame.
-    let mut builder = ListStringChunkedBuilder::new(GROUPS.into(), events.len(), events.len());
+    let n = events.len();
+    let text = |name: &str| StringChunkedBuilder::new(name.into(), n);
+    let mut required = REQUIRED_STRINGS.map(text);
+    let mut optional = OPTIONAL_STRINGS.map(text);
+    let mut acting_as = events
+        .iter()
+        .any(|e| e.acting_as.is_some())
+        .then(|| text(ACTING_AS));
+    let mut groups = ListStringChunkedBuilder::new(GROUPS.into(), n, n);
+    let mut times = Vec::with_capacity(n);
+    // Row by row, every column at once: each event's text is read once,
+    // while it is in cache, rather than once per column.
     for e in events {
+        times.push(e.event_time);
+        for (column, value) in required.iter_mut().zip(e.required_texts()) {
+            column.append_value(value);
+        }
+        for (column, value) in optional.iter_mut().zip(e.optional_texts()) {
+            column.append_option(value);
+        }
         match &e.groups {
-            Some(g) => builder.append_values_iter(g.iter().map(|t| t.as_ref())),
-            None => builder.append_null(),
+            Some(g) => groups.append_values_iter(g.iter().map(|t| t.as_ref())),
+            None => groups.append_null(),
+        }
+        if let Some(column) = &mut acting_as {
+            column.append_option(e.acting_as.as_deref());
         }
     }
-    let groups = builder.finish();
-    let groups = groups.cast(&groups_type())?;
-    let mut columns = vec![
-        times.into(),
-        strings(USER, &|e| &e.user),
-        strings(TOOL, &|e| &e.tool),
-        strings(ACTION, &|e| &e.action),
-        strings(SOURCE, &|e| &e.source),
-        strings(EVENT_ID, &|e| &e.event_id),
-        optional(TARGET, &|e| e.target.as_deref()),
-        optional(SRC_IP, &|e| e.src_ip.as_deref()),
-        optional(USER_AGENT, &|e| e.user_agent.as_deref()),
-        optional(CLUSTER_ID, &|e| e.cluster_id.as_deref()),
-        optional(ACCOUNT_ID, &|e| e.account_id.as_deref()),
-        optional(NAMESPACE, &|e| e.namespace.as_deref()),
-        optional(POD, &|e| e.pod.as_deref()),
-        optional(NODE, &|e| e.node.as_deref()),
-        optional(IMAGE_DIGEST, &|e| e.image_digest.as_deref()),
-        groups.into(),
-    ];
-    if events.iter().any(|e| e.acting_as.is_some()) {
-        columns.push(optional(ACTING_AS, &|e| e.acting_as.as_deref()));
-    }
-    DataFrame::new(events.len(), columns)
+    let times = Int64Chunked::from_vec(EVENT_TIME.into(), times)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_series();
+    let groups = groups.finish().cast(&groups_type())?;
+    let mut columns: Vec<Column> = vec![times.into()];
+    columns.extend(required.into_iter().map(|c| c.finish().into_column()));
+    columns.extend(optional.into_iter().map(|c| c.finish().into_column()));
+    columns.push(groups.into());
+    columns.extend(acting_as.map(|c| c.finish().into_column()));
+    DataFrame::new(n, columns)
 }
