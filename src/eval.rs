@@ -239,6 +239,38 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
     }
 }
 
+/// Area under the ROC curve of `scores` (higher = more anomalous) against
+/// `labels` (true = anomaly): the chance a random anomaly outscores a random
+/// normal row, ties counting half (Mann-Whitney with mid-ranks). `None`
+/// when either class is empty.
+pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut positives) = (0.0, 0usize);
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        // Ranks start..end (1-based start+1..=end) share their mean.
+        let mid_rank = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            if labels[i] {
+                rank_sum += mid_rank;
+                positives += 1;
+            }
+        }
+        start = end;
+    }
+    let negatives = scores.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let (p, n) = (positives as f64, negatives as f64);
+    Some((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +334,19 @@ mod tests {
     #[test]
     fn quoted_csv_fields_keep_their_commas() {
         assert_eq!(split_csv("a,\"b, c\",d"), vec!["a", "b, c", "d"]);
+    }
+
+    #[test]
+    fn roc_auc_is_the_chance_an_anomaly_outscores_a_normal_row() {
+        let labels = [false, false, true, true];
+        assert_eq!(roc_auc(&[0.1, 0.2, 0.3, 0.4], &labels), Some(1.0));
+        assert_eq!(roc_auc(&[0.4, 0.3, 0.2, 0.1], &labels), Some(0.0));
+        assert_eq!(roc_auc(&[0.5; 4], &labels), Some(0.5));
+        // 3 anomalies x 2 normals: 0.3 beats 0.1 only, 0.9 beats both, 0.35
+        // beats 0.1 and ties 0.35 (a half): (1 + 2 + 1.5) / 6.
+        let labels = [false, false, true, true, true];
+        let auc = roc_auc(&[0.1, 0.35, 0.3, 0.9, 0.35], &labels).unwrap();
+        assert!((auc - 4.5 / 6.0).abs() < 1e-12, "{auc}");
+        assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod detectors;
 pub mod error;
 pub mod eval;
+pub mod forest;
 pub mod ingest;
 pub mod intern;
 pub mod logging;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::support::{code, lakehound, stderr, stdout};
+use crate::support::{code, lakehound, shared_datasets, stderr, stdout};
 
 fn ingest(format: &str, inputs: &[&Path], lake: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -315,19 +315,6 @@ fn falco_processes_in_an_exec_session_count_for_the_person_who_opened_it() {
     );
 }
 
-/// ../shared/datasets, or `None` (with a visible note) where it is absent.
-fn shared_datasets() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: ../shared/datasets is absent; the public-corpus ingest checks did not run"
-        );
-        None
-    }
-}
-
 /// Every record of a corpus either becomes an event (or a counted skip or
 /// duplicate) or is quarantined with a reason; returns the manifest's run.
 fn every_record_accounted_for(
@@ -352,7 +339,7 @@ fn every_record_accounted_for(
 
 #[test]
 fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
-    let Some(shared) = shared_datasets() else {
+    let Some(shared) = shared_datasets("the public-corpus ingest checks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -410,7 +397,7 @@ fn shared_corpus_cloudtrail_normalises_with_people_and_roles_resolved() {
 
 #[test]
 fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
-    let Some(shared) = shared_datasets() else {
+    let Some(shared) = shared_datasets("the public-corpus ingest checks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -451,7 +438,7 @@ fn shared_corpus_falco_k8s_audit_fixtures_normalise() {
 
 #[test]
 fn shared_corpus_panther_rule_test_events_normalise_or_are_quarantined_with_a_reason() {
-    let Some(shared) = shared_datasets() else {
+    let Some(shared) = shared_datasets("the public-corpus ingest checks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,13 @@
 //! One integration-test binary: the real `lakehound` binary on fixture lakes.
 
+// The README's reference table is read by benches/forest.rs only.
+#[allow(dead_code)]
+mod adbench;
 mod bad_input;
 mod cli;
 mod detector_contract;
 mod fixture;
+mod forest;
 mod ingest;
 mod pipeline;
 mod sample_lake;

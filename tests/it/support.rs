@@ -73,3 +73,15 @@ pub fn finding_users(out: &Path) -> Vec<String> {
 pub fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
+
+/// ../shared/datasets, or `None` (with a visible note naming `what` did not
+/// run) where it is absent.
+pub fn shared_datasets(what: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: ../shared/datasets is absent; {what} did not run");
+        None
+    }
+}
