@@ -117,9 +117,24 @@ struct Tree {
     size: Vec<u32>,
     /// Extended forests: `columns` weights per split node.
     normals: Vec<f64>,
+    /// Axis-parallel forests: the tree compiled for branch-free scoring.
+    steps: Vec<Step>,
+    /// The deepest leaf.
+    depth: u32,
 }
 
 const LEAF: u32 = u32::MAX;
+
+/// A node for branch-free descent: a row at node `i` moves to `next +
+/// (x[column] >= threshold)`. A leaf points at itself with an infinite
+/// threshold, so every row takes exactly `depth` steps and the CPU never
+/// guesses which way a split goes.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    threshold: f64,
+    column: u32,
+    next: u32,
+}
 
 impl IsolationForestValidParams {
     pub fn params(&self) -> &IsolationForestParams {
@@ -167,10 +182,13 @@ impl IsolationForestValidParams {
                         left: Vec::new(),
                         size: Vec::new(),
                         normals: Vec::new(),
+                        steps: Vec::new(),
+                        depth: 0,
                     },
                 };
                 grower.tree.push_node();
                 grower.grow(0, &mut rows, 0);
+                grower.tree.compile();
                 grower.tree
             })
             .collect();
@@ -257,6 +275,7 @@ impl Grower<'_> {
     }
 
     fn leaf(&mut self, node: usize, size: usize, depth: usize) {
+        self.tree.depth = self.tree.depth.max(depth as u32);
         self.tree.left[node] = LEAF;
         self.tree.value[node] = depth as f64 + average_path_length(size);
     }
@@ -354,6 +373,8 @@ fn partition(rows: &mut [u32], goes_left: impl Fn(u32) -> bool) -> usize {
 
 /// Rows scored per task: each tree stays in cache while it walks them.
 const ROWS_PER_TASK: usize = 2048;
+/// Rows that descend a tree together.
+const LANES: usize = 8;
 
 impl IsolationForest {
     pub fn columns(&self) -> usize {
@@ -378,10 +399,14 @@ impl IsolationForest {
             .enumerate()
             .for_each(|(chunk, out)| {
                 let first = chunk * ROWS_PER_TASK;
+                let rows = &values[first * columns..(first + out.len()) * columns];
                 for tree in &self.trees {
-                    for (i, total) in out.iter_mut().enumerate() {
-                        let row = &values[(first + i) * columns..][..columns];
-                        *total += tree.path_length(row, columns);
+                    if tree.extended() {
+                        for (i, total) in out.iter_mut().enumerate() {
+                            *total += tree.path_length(&rows[i * columns..][..columns], columns);
+                        }
+                    } else {
+                        tree.add_path_lengths(rows, columns, out);
                     }
                 }
                 let trees = self.trees.len() as f64;
@@ -438,6 +463,49 @@ impl Tree {
             left
         } else {
             left + 1
+        }
+    }
+
+    /// Axis-parallel trees: builds [`Step`]s from the grown nodes.
+    fn compile(&mut self) {
+        if self.extended() {
+            return;
+        }
+        self.steps = (0..self.left.len())
+            .map(|i| match self.left[i] {
+                LEAF => Step {
+                    threshold: f64::INFINITY,
+                    column: 0,
+                    next: i as u32,
+                },
+                left => Step {
+                    threshold: self.value[i],
+                    column: self.column[i],
+                    next: left,
+                },
+            })
+            .collect();
+    }
+
+    /// Adds each row's path length to `out`, [`LANES`] rows at a time in
+    /// lock step, so their independent loads overlap.
+    fn add_path_lengths(&self, rows: &[f64], columns: usize, out: &mut [f64]) {
+        let n = out.len();
+        for group in (0..n).step_by(LANES) {
+            // A short last group repeats its last row; the extra lanes are
+            // computed and dropped.
+            let row_of = |lane: usize| (group + lane).min(n - 1) * columns;
+            let mut node = [0u32; LANES];
+            for _ in 0..self.depth {
+                for (lane, at) in node.iter_mut().enumerate() {
+                    let step = self.steps[*at as usize];
+                    let x = rows[row_of(lane) + step.column as usize];
+                    *at = step.next + u32::from(x >= step.threshold);
+                }
+            }
+            for (lane, at) in node.iter().enumerate().take(n - group) {
+                out[group + lane] += self.value[*at as usize];
+            }
         }
     }
 
