@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, EvalArgs, IngestArgs, IngestFormat, RunArgs, SampleArgs};
+use crate::cli::{
+    Cli, Command, EvalArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, SampleArgs,
+};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, rank::RankOptions, Job};
 use crate::window::{rfc3339, Bound, Window};
-use crate::{detectors, eval, ingest, sample};
+use crate::{detectors, eval, forest, ingest, outliers, sample};
 
 /// How a successful command ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,6 +34,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Sample(args) => run_sample(args),
         Command::Eval(args) => run_eval(args),
         Command::Ingest(args) => run_ingest(args),
+        Command::Outliers(args) => run_outliers(args),
     }
 }
 
@@ -262,6 +265,34 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         },
         summary.labels,
     ));
+    Ok(Outcome::Clean)
+}
+
+fn run_outliers(args: &OutliersArgs) -> Result<Outcome> {
+    let options = outliers::OutliersOptions {
+        input: args.input.clone(),
+        features: args.features.clone(),
+        id_cols: args.id_cols.clone(),
+        out: args.out.clone(),
+        params: forest::IsolationForestParams {
+            trees: args.trees,
+            sample: args.sample,
+            seed: args.seed,
+            extension_level: args.extension_level,
+            ..Default::default()
+        },
+    };
+    let report = outliers::run(&options)?;
+    let mut text = format!(
+        "Scored {} rows of {} into {}",
+        report.rows,
+        args.input.display(),
+        args.out.display()
+    );
+    if let Some((id, score)) = report.top {
+        text += &format!("; strangest: {id} (score {score:.3})");
+    }
+    print_out(&format!("{text}.\n"));
     Ok(Outcome::Clean)
 }
 

@@ -53,6 +53,9 @@ pub enum Command {
     /// Falco) into the lake's events/dt=YYYY-MM-DD/ partitions.
     #[command(after_help = INGEST_EXIT_CODES)]
     Ingest(IngestArgs),
+    /// Score any feature table (Parquet) with the isolation forest and
+    /// write each row's score, rank and the features that isolated it.
+    Outliers(OutliersArgs),
 }
 
 pub const INGEST_EXIT_CODES: &str = "\
@@ -85,6 +88,35 @@ pub struct IngestArgs {
     /// Cluster these Kubernetes or Falco logs come from, stamped on each event.
     #[arg(long, value_name = "ID")]
     pub cluster_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutliersArgs {
+    /// Parquet file with one row per entity to score.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub input: PathBuf,
+    /// Numeric columns the forest splits on (comma-separated).
+    #[arg(long, required = true, value_delimiter = ',', value_name = "COLS")]
+    pub features: Vec<String>,
+    /// Columns copied to the output to say which row is which.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub id_cols: Vec<String>,
+    /// Output Parquet: the id columns, score (0-1, higher is stranger),
+    /// rank (1 = strangest) and top_features.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub out: PathBuf,
+    /// Trees in the forest.
+    #[arg(long, default_value_t = 100)]
+    pub trees: usize,
+    /// Rows drawn to grow each tree.
+    #[arg(long, default_value_t = 256)]
+    pub sample: usize,
+    /// Seed of the trees' random streams (the same seed reproduces the scores).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Extended isolation forest: dimensions beyond one each split mixes.
+    #[arg(long, default_value_t = 0)]
+    pub extension_level: usize,
 }
 
 #[derive(Debug, Args)]

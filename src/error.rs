@@ -110,6 +110,12 @@ pub enum Error {
     #[error("cannot read findings {path}")]
     ReadFindings { path: PathBuf, source: PolarsError },
 
+    #[error("feature table {path}: {reason}")]
+    FeatureTable { path: PathBuf, reason: String },
+
+    #[error("isolation forest on {path}: {reason}")]
+    Forest { path: PathBuf, reason: String },
+
     #[error("generating the sample lake failed")]
     Sample { source: crate::sample::SampleError },
 }
@@ -133,6 +139,8 @@ impl Error {
                 | Error::NoFindings { .. }
                 | Error::InputNotFound { .. }
                 | Error::Manifest { .. }
+                | Error::FeatureTable { .. }
+                | Error::Forest { .. }
         ) || matches!(self, Error::Sample { source } if source.is_usage())
     }
 

@@ -11,6 +11,7 @@ pub mod forest;
 pub mod ingest;
 pub mod intern;
 pub mod logging;
+pub mod outliers;
 pub mod pipeline;
 pub mod sample;
 pub mod schema;

@@ -1,0 +1,191 @@
+//! `lakehound outliers`: the isolation forest over any feature table.
+//!
+//! Analysts compute features elsewhere (Athena, Spark) and bring a Parquet
+//! file; each row gets a score, a rank and the features that isolated it.
+//! It is also how the forest is checked against other implementations.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::forest::IsolationForestParams;
+use crate::pipeline::write::write_parquet;
+
+pub struct OutliersOptions {
+    pub input: PathBuf,
+    pub features: Vec<String>,
+    pub id_cols: Vec<String>,
+    pub out: PathBuf,
+    pub params: IsolationForestParams,
+}
+
+/// What a scoring did, for the operator.
+pub struct OutliersReport {
+    pub rows: usize,
+    /// The strangest row's id columns and score.
+    pub top: Option<(String, f64)>,
+}
+
+/// Features named per row in `top_features`.
+const TOP_FEATURES: usize = 3;
+
+pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
+    let table = read_table(&options.input, &options.features, &options.id_cols)?;
+    let features = feature_matrix(&table, &options.features, &options.input)?;
+    let forest_error = |e: crate::forest::ForestError| Error::Forest {
+        path: options.input.clone(),
+        reason: e.to_string(),
+    };
+    let forest = options
+        .params
+        .clone()
+        .check()
+        .map_err(forest_error)?
+        .fit(features.view())
+        .map_err(forest_error)?;
+    let scores = forest.scores(features.view()).map_err(forest_error)?;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let mut rank = vec![0u32; scores.len()];
+    for (position, &row) in order.iter().enumerate() {
+        rank[row] = position as u32 + 1;
+    }
+    let top_features: Vec<String> = (0..features.nrows())
+        .map(|r| {
+            let row = features.row(r).to_vec();
+            describe(&forest.attribution(&row), &options.features)
+        })
+        .collect();
+    let mut out = table
+        .select(options.id_cols.iter().map(String::as_str))
+        .map_err(Error::query(format!(
+            "selecting --id-cols from {}",
+            options.input.display()
+        )))?;
+    let added = [
+        Column::new("score".into(), &scores),
+        Column::new("rank".into(), &rank),
+        Column::new("top_features".into(), &top_features),
+    ];
+    for column in added {
+        out.with_column(column)
+            .map_err(Error::query("adding the scores"))?;
+    }
+    let mut out = out
+        .sort(["rank"], SortMultipleOptions::default())
+        .map_err(Error::query("ordering by rank"))?;
+    write_parquet(&options.out, &mut out)?;
+    let top = order
+        .first()
+        .map(|&row| (row_id(&table, &options.id_cols, row), scores[row]));
+    Ok(OutliersReport {
+        rows: scores.len(),
+        top,
+    })
+}
+
+/// The id and feature columns of the input, checked to exist.
+fn read_table(path: &Path, features: &[String], id_cols: &[String]) -> Result<DataFrame> {
+    if !path.is_file() {
+        return Err(Error::InputNotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    let doing = format!("reading {}", path.display());
+    let lf = LazyFrame::scan_parquet(
+        PlRefPath::new(path.to_string_lossy().as_ref()),
+        ScanArgsParquet::default(),
+    )
+    .map_err(Error::query(doing.clone()))?;
+    let schema = lf
+        .clone()
+        .collect_schema()
+        .map_err(Error::query(doing.clone()))?;
+    for name in id_cols.iter().chain(features) {
+        if schema.get(name).is_none() {
+            let have: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+            return Err(Error::FeatureTable {
+                path: path.to_path_buf(),
+                reason: format!("no column {name:?} (columns: {})", have.join(", ")),
+            });
+        }
+    }
+    let wanted: Vec<Expr> = id_cols
+        .iter()
+        .chain(features)
+        .map(|c| col(c.as_str()))
+        .collect();
+    lf.select(wanted).collect().map_err(Error::query(doing))
+}
+
+/// The feature columns as a row-major matrix of f64; a column that is not
+/// numeric, or a missing value, is refused with its column and row.
+fn feature_matrix(table: &DataFrame, features: &[String], path: &Path) -> Result<Array2<f64>> {
+    let refuse = |reason: String| Error::FeatureTable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut matrix = Array2::zeros((table.height(), features.len()));
+    for (c, name) in features.iter().enumerate() {
+        let column = table
+            .column(name)
+            .map_err(Error::query("reading a feature"))?;
+        if !column.dtype().is_primitive_numeric() && !column.dtype().is_bool() {
+            return Err(refuse(format!(
+                "feature {name:?} is {}, not a number",
+                column.dtype()
+            )));
+        }
+        let values = column
+            .cast(&DataType::Float64)
+            .map_err(Error::query(format!("reading feature {name:?} as numbers")))?;
+        let values = values.f64().map_err(Error::query("reading a feature"))?;
+        for (r, value) in values.iter().enumerate() {
+            match value {
+                Some(v) if v.is_finite() => matrix[[r, c]] = v,
+                other => {
+                    let what = other.map_or("empty".to_owned(), |v| v.to_string());
+                    return Err(refuse(format!(
+                        "feature {name:?} is {what} in row {r}; fill or drop such rows first"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(matrix)
+}
+
+/// `"logins 62%, hosts 21%, bytes 9%"`: the features with the largest
+/// shares of a row's isolation.
+fn describe(attribution: &[f64], names: &[String]) -> String {
+    let mut order: Vec<usize> = (0..attribution.len()).collect();
+    order.sort_by(|&a, &b| attribution[b].total_cmp(&attribution[a]));
+    order
+        .iter()
+        .take(TOP_FEATURES)
+        .filter(|&&i| attribution[i] > 0.0)
+        .map(|&i| format!("{} {:.0}%", names[i], attribution[i] * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row's id columns as `a=1, b=x`, or its row number without them.
+fn row_id(table: &DataFrame, id_cols: &[String], row: usize) -> String {
+    if id_cols.is_empty() {
+        return format!("row {row}");
+    }
+    id_cols
+        .iter()
+        .map(|name| {
+            let value = table
+                .column(name)
+                .ok()
+                .and_then(|c| c.get(row).ok().map(|v| v.to_string()))
+                .unwrap_or_default();
+            format!("{name}={}", value.trim_matches('"'))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
