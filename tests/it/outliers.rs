@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::support::{code, lakehound, stderr, stdout};
+use crate::support::{code, lakehound, read_parquet, stderr, stdout};
 
 /// 400 ordinary users and three that touched far more hosts than anyone.
 fn feature_table(path: &Path, with_gap: bool) {
@@ -46,35 +46,31 @@ fn feature_table(path: &Path, with_gap: bool) {
         .unwrap();
 }
 
+fn outliers(input: &Path, out: &Path, features: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "outliers",
+        "--input",
+        input.to_str().unwrap(),
+        "--features",
+        features,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    lakehound(&args)
+}
+
 #[test]
 fn outliers_ranks_the_strange_rows_first_and_names_the_feature_that_isolated_them() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("features.parquet");
     let out = dir.path().join("scores.parquet");
     feature_table(&input, false);
-    let args = |out: &Path| {
-        lakehound(&[
-            "outliers",
-            "--input",
-            input.to_str().unwrap(),
-            "--features",
-            "logins,hosts,bytes",
-            "--id-cols",
-            "user",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let args = |out: &Path| outliers(&input, out, "logins,hosts,bytes", &["--id-cols", "user"]);
     let run = args(&out);
     assert_eq!(code(&run), 0, "{}", stderr(&run));
     assert!(stdout(&run).contains("Scored 403 rows"), "{}", stdout(&run));
-    let df = LazyFrame::scan_parquet(
-        PlRefPath::new(out.to_str().unwrap()),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .collect()
-    .unwrap();
+    let df = read_parquet(&out);
     assert_eq!(df.height(), 403);
     let users: Vec<&str> = df
         .column("user")
@@ -106,14 +102,7 @@ fn outliers_ranks_the_strange_rows_first_and_names_the_feature_that_isolated_the
     // The same seed gives the same file's scores again.
     let again = dir.path().join("again.parquet");
     assert_eq!(code(&args(&again)), 0);
-    let again = LazyFrame::scan_parquet(
-        PlRefPath::new(again.to_str().unwrap()),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .collect()
-    .unwrap();
-    assert!(again.equals(&df));
+    assert!(read_parquet(&again).equals(&df));
 }
 
 #[test]
@@ -122,17 +111,7 @@ fn outliers_refuses_a_missing_column_or_value_naming_it() {
     let input = dir.path().join("features.parquet");
     let out = dir.path().join("scores.parquet");
     feature_table(&input, true);
-    let run = |features: &str| {
-        lakehound(&[
-            "outliers",
-            "--input",
-            input.to_str().unwrap(),
-            "--features",
-            features,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let run = |features: &str| outliers(&input, &out, features, &[]);
     let missing = run("logins,nope");
     assert_eq!(code(&missing), 2);
     assert!(

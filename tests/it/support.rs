@@ -59,7 +59,11 @@ pub fn manifest(out: &Path) -> serde_json::Value {
 }
 
 pub fn findings(out: &Path) -> DataFrame {
-    let f = std::fs::File::open(window_dir(out).join("findings.parquet")).unwrap();
+    read_parquet(&window_dir(out).join("findings.parquet"))
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    let f = std::fs::File::open(path).unwrap();
     ParquetReader::new(f).finish().unwrap()
 }
 
