@@ -137,10 +137,6 @@ struct Step {
 }
 
 impl IsolationForestValidParams {
-    pub fn params(&self) -> &IsolationForestParams {
-        &self.0
-    }
-
     /// Grows the forest on `data` (rows are points).
     pub fn fit(&self, data: ArrayView2<f64>) -> Result<IsolationForest, ForestError> {
         let p = &self.0;
@@ -377,10 +373,6 @@ const ROWS_PER_TASK: usize = 2048;
 const LANES: usize = 8;
 
 impl IsolationForest {
-    pub fn columns(&self) -> usize {
-        self.columns
-    }
-
     /// Mean path length of each row over the trees: shorter is stranger.
     pub fn path_lengths(&self, data: ArrayView2<f64>) -> Result<Vec<f64>, ForestError> {
         if data.ncols() != self.columns {
