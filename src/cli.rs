@@ -150,8 +150,9 @@ pub struct RunArgs {
     /// joined as of each identity's activity. Default: groups in the events.
     #[arg(long, value_name = "FILE")]
     pub context: Option<PathBuf>,
-    /// Keep findings scoring at least this (0-100; 40 is about p = 1e-11).
-    #[arg(long, default_value_t = 40.0, value_name = "SCORE")]
+    /// Keep findings scoring at least this (0-100). 25 is a calibrated p of
+    /// about 6e-4: about one ordinary identity-day in 1,700 scores as high.
+    #[arg(long, default_value_t = 25.0, value_name = "SCORE")]
     pub min_score: f64,
     /// At most this many findings: an analyst's day, not a flood.
     #[arg(long, default_value_t = 50, value_name = "N")]

@@ -437,6 +437,16 @@ impl IsolationForest {
     }
 }
 
+/// Indices of the `k` largest positive shares of an attribution, largest first.
+pub fn top_features(attribution: &[f64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..attribution.len())
+        .filter(|i| attribution[*i] > 0.0)
+        .collect();
+    order.sort_by(|&a, &b| attribution[b].total_cmp(&attribution[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
+}
+
 impl Tree {
     fn extended(&self) -> bool {
         !self.normals.is_empty()

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clustering;
 pub mod detectors;
 pub mod error;
 pub mod eval;

@@ -160,13 +160,9 @@ fn feature_matrix(table: &DataFrame, features: &[String], path: &Path) -> Result
 /// `"logins 62%, hosts 21%, bytes 9%"`: the features with the largest
 /// shares of a row's isolation.
 fn describe(attribution: &[f64], names: &[String]) -> String {
-    let mut order: Vec<usize> = (0..attribution.len()).collect();
-    order.sort_by(|&a, &b| attribution[b].total_cmp(&attribution[a]));
-    order
-        .iter()
-        .take(TOP_FEATURES)
-        .filter(|&&i| attribution[i] > 0.0)
-        .map(|&i| format!("{} {:.0}%", names[i], attribution[i] * 100.0))
+    crate::forest::top_features(attribution, TOP_FEATURES)
+        .into_iter()
+        .map(|i| format!("{} {:.0}%", names[i], attribution[i] * 100.0))
         .collect::<Vec<_>>()
         .join(", ")
 }

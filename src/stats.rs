@@ -50,11 +50,13 @@ pub fn surprise(p: f64) -> f64 {
 }
 
 /// Surprise (in decades) at which the score reaches 63.
-pub const SCORE_SCALE: f64 = 20.0;
+pub const SCORE_SCALE: f64 = 10.0;
 
-/// Score in [0, 100): `100 * (1 - exp(-surprise / 20))`. p = 1e-5 is 22,
-/// 1e-10 is 39, 1e-20 is 63, 1e-40 is 86. It never saturates, so the ranking
-/// keeps the order of the evidence.
+/// Score in [0, 100): `100 * (1 - exp(-surprise / 10))` of a finding's
+/// calibrated p-value (the chance an ordinary identity-day brings evidence
+/// this strong; see `pipeline::calibrate`). p = 1e-3 is 26, 1e-5 is 39,
+/// 1e-10 is 63, 1e-20 is 86. It never saturates, so the ranking keeps the
+/// order of the evidence.
 pub fn score(p: f64) -> f64 {
     100.0 * (1.0 - (-surprise(p) / SCORE_SCALE).exp())
 }
@@ -85,9 +87,134 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
+/// How unusual a statistic is against its values on ordinary days: the
+/// share of baseline values at least as high, `(k + 1) / (n + 1)`, and past
+/// a threshold, where too few values remain to count, an exponential tail
+/// `tail_mass * exp(-(x - threshold) / scale)`.
+#[derive(Debug, Clone)]
+pub struct TailCalibration {
+    sorted: Vec<f64>,
+    threshold: f64,
+    /// Share of baseline days above the threshold.
+    tail_mass: f64,
+    /// Mean excess over the threshold.
+    scale: f64,
+}
+
+impl TailCalibration {
+    /// Past the top `tail_share` of `sorted` (ascending), the tail is fitted
+    /// to their excess: peaks over threshold, a generalised Pareto with
+    /// shape 0.
+    pub fn new(sorted: Vec<f64>, tail_share: f64) -> TailCalibration {
+        let n = sorted.len();
+        let in_tail = ((n as f64 * tail_share).ceil() as usize).clamp(1, n.max(1));
+        let threshold = sorted.get(n - in_tail).copied().unwrap_or(0.0);
+        let above: Vec<f64> = sorted.iter().filter(|s| **s > threshold).copied().collect();
+        let scale = if above.is_empty() {
+            f64::EPSILON
+        } else {
+            (above.iter().map(|s| s - threshold).sum::<f64>() / above.len() as f64)
+                .max(f64::EPSILON)
+        };
+        TailCalibration {
+            tail_mass: (above.len() as f64 + 1.0) / (n as f64 + 1.0),
+            sorted,
+            threshold,
+            scale,
+        }
+    }
+
+    /// For surprises (`-ln p` of a model's p-values, ascending): counted up
+    /// to the `anchor`-th largest, and past it the model's own tail shape,
+    /// each further nat of surprise dividing the chance by e. Anchoring below
+    /// the very largest keeps one extreme day in the baseline (an incident,
+    /// a real attack) from discounting everything above it.
+    pub fn surprise(sorted: Vec<f64>, anchor: usize) -> TailCalibration {
+        let anchor = anchor.clamp(1, sorted.len().max(1));
+        TailCalibration {
+            threshold: sorted
+                .len()
+                .checked_sub(anchor)
+                .and_then(|i| sorted.get(i))
+                .copied()
+                .unwrap_or(0.0),
+            tail_mass: anchor as f64 / (sorted.len() as f64 + 1.0),
+            scale: 1.0,
+            sorted,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Baseline values below `score`.
+    pub fn below(&self, score: f64) -> usize {
+        self.sorted.partition_point(|s| *s < score)
+    }
+
+    pub fn p_value(&self, score: f64) -> f64 {
+        let n = self.sorted.len() as f64;
+        if score <= self.threshold {
+            let at_least = n - self.below(score) as f64;
+            return ((at_least + 1.0) / (n + 1.0)).min(1.0);
+        }
+        (self.tail_mass * (-(score - self.threshold) / self.scale).exp()).clamp(P_FLOOR, 1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn calibration() -> TailCalibration {
+        // 1,000 values evenly spread over [0.40, 0.60).
+        let values: Vec<f64> = (0..1000)
+            .map(|i| 0.4 + 0.2 * f64::from(i) / 1000.0)
+            .collect();
+        TailCalibration::new(values, 0.05)
+    }
+
+    #[test]
+    fn inside_the_baseline_the_p_value_is_the_share_at_least_as_high() {
+        let c = calibration();
+        // Values at or above 0.5 are the top 500 of 1,000.
+        assert!((c.p_value(0.5) - 501.0 / 1001.0).abs() < 1e-12);
+        assert!((c.p_value(0.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn past_the_baseline_the_tail_decays_and_stays_continuous() {
+        let c = calibration();
+        let at = c.p_value(c.threshold);
+        let just_past = c.p_value(c.threshold + 1e-9);
+        assert!((at - just_past).abs() < 0.01, "{at} vs {just_past}");
+        let far = c.p_value(0.8);
+        assert!(far < 1e-6 && far > 0.0, "{far}");
+        assert!(c.p_value(0.7) > far);
+    }
+
+    #[test]
+    fn surprises_past_the_anchor_follow_the_model() {
+        // 97 ordinary days without evidence, three with p = e^-20, e^-30, e^-60.
+        let mut values = vec![0.0; 97];
+        values.extend([20.0, 30.0, 60.0]);
+        let c = TailCalibration::surprise(values.clone(), 1);
+        // As surprising as the worst ordinary day: 2 of 101.
+        assert!((c.p_value(60.0) - 2.0 / 101.0).abs() < 1e-12);
+        // Ten nats further: the model's own factor e^-10 on 1 of 101.
+        assert!((c.p_value(70.0) - (-10.0_f64).exp() / 101.0).abs() < 1e-15);
+        assert!((c.p_value(1.0) - 4.0 / 101.0).abs() < 1e-12);
+        // Anchored at the third largest, the one extreme day no longer
+        // discounts everything between 20 and 60 nats.
+        let robust = TailCalibration::surprise(values, 3);
+        assert!((robust.p_value(30.0) - 3.0 * (-10.0_f64).exp() / 101.0).abs() < 1e-15);
+        assert!(robust.p_value(50.0) < c.p_value(50.0) / 1e6);
+    }
     use proptest::prelude::*;
 
     #[test]

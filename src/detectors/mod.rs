@@ -15,6 +15,7 @@
 
 pub mod breadth;
 pub mod count_spike;
+pub mod isolation_forest;
 pub mod novelty;
 pub mod time_of_week;
 
@@ -103,6 +104,7 @@ pub enum DetectorSpec {
     Novelty(novelty::NoveltyParams),
     TimeOfWeek(time_of_week::TimeOfWeekParams),
     Breadth(breadth::BreadthParams),
+    IsolationForest(isolation_forest::IsolationForestDetectorParams),
 }
 
 impl ModelFile {
@@ -115,6 +117,7 @@ impl ModelFile {
             DetectorSpec::Novelty(p) => Box::new(p.check(self.name)?),
             DetectorSpec::TimeOfWeek(p) => Box::new(p.check(self.name)?),
             DetectorSpec::Breadth(p) => Box::new(p.check(self.name)?),
+            DetectorSpec::IsolationForest(p) => Box::new(p.check(self.name)?),
         })
     }
 }

@@ -28,10 +28,10 @@ pub struct TimeOfWeekParams {
     pub report_p: f64,
 }
 
-fn default_prior_weight() -> f64 {
+pub(crate) fn default_prior_weight() -> f64 {
     20.0
 }
-fn default_floor_weight() -> f64 {
+pub(crate) fn default_floor_weight() -> f64 {
     1.0
 }
 fn default_report_p() -> f64 {
@@ -60,26 +60,7 @@ impl Detector for TimeOfWeek {
         let p = &self.params;
         let tails = (0..baselines.users.len())
             .map(|u| {
-                let own = &baselines.users[u];
-                let view = baselines.peers_of(u as u32);
-                let peer: Vec<f64> = (0..168).map(|h| view.hour(h)).collect();
-                let peer_total: f64 = peer.iter().sum();
-                let own_total = f64::from(own.active_buckets);
-                let mass: Vec<f64> = (0..168)
-                    .map(|h| {
-                        let peer_share = if peer_total > 0.0 {
-                            peer[h] / peer_total
-                        } else {
-                            1.0 / 168.0
-                        };
-                        (f64::from(own.hour_profile[h])
-                            + p.prior_weight * peer_share
-                            + p.floor_weight / 168.0)
-                            / (own_total + p.prior_weight + p.floor_weight)
-                    })
-                    .collect();
-                // p(h) = mass of all hours no more likely than h: a running
-                // sum over the masses in ascending order; equal masses share a p.
+                let mass = hour_mass(baselines, u as u32, p.prior_weight, p.floor_weight);
                 let mut order: Vec<usize> = (0..168).collect();
                 order.sort_by(|a, b| mass[*a].total_cmp(&mass[*b]));
                 let mut tail = vec![0.0; 168];
@@ -105,6 +86,33 @@ impl Detector for TimeOfWeek {
             b: baselines,
         }))
     }
+}
+
+/// Probability of each hour of the week for `user`: its own active hours,
+/// shrunk toward its peers' profile with `prior_weight` hours and floored
+/// with `floor_weight` hours spread evenly. Sums to 1.
+pub(crate) fn hour_mass(
+    b: &Baselines,
+    user: u32,
+    prior_weight: f64,
+    floor_weight: f64,
+) -> Vec<f64> {
+    let own = &b.users[user as usize];
+    let view = b.peers_of(user);
+    let peer: Vec<f64> = (0..168).map(|h| view.hour(h)).collect();
+    let peer_total: f64 = peer.iter().sum();
+    let own_total = f64::from(own.active_buckets);
+    (0..168)
+        .map(|h| {
+            let peer_share = if peer_total > 0.0 {
+                peer[h] / peer_total
+            } else {
+                1.0 / 168.0
+            };
+            (f64::from(own.hour_profile[h]) + prior_weight * peer_share + floor_weight / 168.0)
+                / (own_total + prior_weight + floor_weight)
+        })
+        .collect()
 }
 
 struct FittedTimeOfWeek<'a> {

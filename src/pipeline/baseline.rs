@@ -30,6 +30,10 @@ pub struct UserBaseline {
 }
 
 impl UserBaseline {
+    pub fn events(&self) -> f64 {
+        self.action_counts.values().map(|c| *c as f64).sum()
+    }
+
     pub fn has_history(&self) -> bool {
         self.active_buckets > 0
     }
@@ -43,6 +47,29 @@ impl UserBaseline {
     }
 }
 
+/// One identity's activity in one UTC day: the unit the isolation forest
+/// scores (a day is also the unit breadth is aggregated at in the lake).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayActivity {
+    pub user: u32,
+    /// UTC day start.
+    pub day: i64,
+    /// Events per action id, sorted by action.
+    pub actions: Vec<(u32, u32)>,
+    /// Active buckets, ascending.
+    pub buckets: Vec<i64>,
+    /// Distinct namespaces, pods, targets, accounts.
+    pub breadth: [u32; BREADTH_KINDS.len()],
+    /// Values (any attribute) the identity touched for the first time.
+    pub new_values: u32,
+}
+
+impl DayActivity {
+    pub fn events(&self) -> u64 {
+        self.actions.iter().map(|(_, n)| u64::from(*n)).sum()
+    }
+}
+
 /// Baseline totals over a set of identities, so that "this identity's peers"
 /// is one subtraction instead of a sum over hundreds of teammates.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +77,7 @@ pub struct Pool {
     pub members: usize,
     pub active_buckets: f64,
     pub active_days: f64,
+    pub events: f64,
     pub action_counts: HashMap<u32, f64>,
     pub hour_profile: Vec<f64>,
     pub breadth_sum: [f64; BREADTH_KINDS.len()],
@@ -67,6 +95,7 @@ impl Pool {
         self.active_days += f64::from(b.active_days);
         for (a, c) in &b.action_counts {
             *self.action_counts.entry(*a).or_default() += *c as f64;
+            self.events += *c as f64;
         }
         for (h, c) in self.hour_profile.iter_mut().zip(&b.hour_profile) {
             *h += f64::from(*c);
@@ -98,6 +127,9 @@ impl PeerView<'_> {
     }
     pub fn active_days(&self) -> f64 {
         self.minus(self.pool.active_days, |b| f64::from(b.active_days))
+    }
+    pub fn events(&self) -> f64 {
+        self.minus(self.pool.events, UserBaseline::events)
     }
     pub fn action_count(&self, action: u32) -> f64 {
         let total = self.pool.action_counts.get(&action).copied().unwrap_or(0.0);
@@ -140,6 +172,9 @@ pub struct Baselines {
     /// For each attribute value, the identities that touched it at any time
     /// in the loaded range (baseline or window): its rarity among peers.
     pub touched_by: HashMap<(Attr, u32), Vec<u32>>,
+    /// Identity-days of the second half of the baseline, where "first time"
+    /// already means what it means in the window, sorted by (user, day).
+    pub late_days: Vec<DayActivity>,
     pools: Vec<Pool>,
     /// Per user: its peers' pool, and whether the user is in it.
     pool_of: Vec<(usize, bool)>,
@@ -197,6 +232,8 @@ pub struct WindowActivity {
     pub active: Vec<HashSet<i64>>,
     /// Active buckets per user per UTC day start in the window.
     pub active_per_day: Vec<HashMap<i64, u32>>,
+    /// Identity-days of the window, sorted by (user, day).
+    pub days: Vec<DayActivity>,
     /// The same per peer pool (keyed by pool index), so "my peers in this
     /// hour" is the pool's total minus mine.
     pub pools: PoolWindow,
@@ -246,9 +283,13 @@ pub fn build(
         by_window: HashMap::new(),
         active: vec![HashSet::new(); n],
         active_per_day: vec![HashMap::new(); n],
+        days: Vec::new(),
         pools: PoolWindow::default(),
     };
     let midpoint = window.baseline_start + (window.start - window.baseline_start) / 2;
+    let late_start = midpoint - midpoint.rem_euclid(MICROS_PER_DAY);
+    let (late_days, window_days) = identity_days(&activity, window, late_start);
+    current.days = window_days;
 
     // Count rows are sorted by (user, bucket): a new active bucket is a
     // change of either.
@@ -284,7 +325,7 @@ pub fn build(
         } else {
             let b = &mut users[r.user as usize];
             b.active_days += 1;
-            if r.day >= midpoint - midpoint.rem_euclid(MICROS_PER_DAY) {
+            if r.day >= late_start {
                 b.late_active_days += 1;
             }
             for (s, d) in b.breadth_sum.iter_mut().zip(r.distinct) {
@@ -319,11 +360,65 @@ pub fn build(
             users,
             peers,
             touched_by,
+            late_days,
             pools,
             pool_of,
         },
         current,
     )
+}
+
+/// Identity-days from `late_start` to the end of the window, split into the
+/// late baseline and the window.
+fn identity_days(
+    activity: &Activity,
+    window: &Window,
+    late_start: i64,
+) -> (Vec<DayActivity>, Vec<DayActivity>) {
+    let day_of = |t: i64| t - t.rem_euclid(MICROS_PER_DAY);
+    let mut days: std::collections::BTreeMap<(u32, i64), DayActivity> = Default::default();
+    fn entry(
+        days: &mut std::collections::BTreeMap<(u32, i64), DayActivity>,
+        user: u32,
+        day: i64,
+    ) -> &mut DayActivity {
+        days.entry((user, day)).or_insert_with(|| DayActivity {
+            user,
+            day,
+            ..Default::default()
+        })
+    }
+    for r in activity.counts.iter().filter(|r| r.bucket >= late_start) {
+        let d = entry(&mut days, r.user, day_of(r.bucket));
+        match d.actions.iter_mut().find(|(a, _)| *a == r.action) {
+            Some((_, n)) => *n += r.n,
+            None => d.actions.push((r.action, r.n)),
+        }
+        if d.buckets.last() != Some(&r.bucket) {
+            d.buckets.push(r.bucket);
+        }
+    }
+    for r in activity.breadth.iter().filter(|r| r.day >= late_start) {
+        entry(&mut days, r.user, r.day).breadth = r.distinct;
+    }
+    for r in activity.seen.iter().filter(|r| r.first >= late_start) {
+        entry(&mut days, r.user, day_of(r.first)).new_values += 1;
+    }
+    let (mut late, mut current) = (Vec::new(), Vec::new());
+    for (_, mut d) in days {
+        if d.actions.is_empty() {
+            continue;
+        }
+        d.actions.sort_unstable();
+        d.buckets.sort_unstable();
+        d.buckets.dedup();
+        if d.day >= window.start {
+            current.push(d);
+        } else {
+            late.push(d);
+        }
+    }
+    (late, current)
 }
 
 /// Sums each pool's members' window activity per bucket, day and window.

@@ -5,15 +5,24 @@
 //!    hires get the group they hold now);
 //! 2. the `groups` the sources asserted in the events (the most specific
 //!    non-`system:` group);
-//! 3. behaviour-learned peers: the identities whose baseline action mix is
-//!    most similar (cosine), for identities with history but no group;
-//! 4. the whole org, for an identity with neither (cold start).
+//! 3. behaviour-learned peers: the other members of the identity's k-means
+//!    cluster of baseline action mixes (`crate::clustering`), for identities
+//!    with history but no group (or a declared group too small to judge by);
+//!    A newcomer with no history and no group is placed in the cluster
+//!    nearest its first days' action mix, so a new hire who works like a
+//!    team is judged against that team and an account that works like
+//!    nobody stands out against the closest group it resembles;
+//! 4. the whole org, when nothing else applies.
+//!
+//! The same clusters sanity-check declared groups: an identity whose cluster
+//! is not the one most of its group falls in is listed in `run.json`
+//! (`identities.unlike_declared_group`), e.g. a mover whose table row is stale.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::DateTime;
-use rayon::prelude::*;
+use ndarray::Array2;
 use serde::Serialize;
 
 use super::load::Activity;
@@ -34,15 +43,32 @@ pub enum PeerSource {
 #[derive(Debug, Clone, Default)]
 pub struct Peers {
     /// The `peer_group` a finding shows, e.g. `team-payments` or
-    /// `learned: like ana@example.com`.
+    /// `learned: cluster 3 of 9, like ana@example.com`.
     pub label: Vec<String>,
     pub source: Vec<PeerSource>,
     /// Other identities in the group (never the identity itself), sorted.
     pub members: Vec<Vec<u32>>,
+    /// Behaviour clusters of the identities with a baseline.
+    pub learned: LearnedGroups,
 }
 
-/// How many learned neighbours stand in for a missing group.
-const LEARNED_PEERS: usize = 8;
+/// What the k-means peer groups found, for `run.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LearnedGroups {
+    /// Identities clustered (those with baseline activity).
+    pub identities: usize,
+    /// Clusters chosen by the silhouette rule.
+    pub k: usize,
+    pub silhouette: f64,
+    /// Identities whose behaviour cluster differs from the one most of their
+    /// declared group is in: `(identity, declared group)`.
+    #[serde(skip)]
+    pub unlike_declared: Vec<(u32, String)>,
+}
+
+/// Actions (by how many identities do them) that span the behaviour space;
+/// the rest are pooled into one "other" coordinate.
+const BEHAVIOUR_ACTIONS: usize = 64;
 /// A declared group with fewer other members than this is too thin to judge
 /// against; such identities get learned peers instead.
 const MIN_GROUP_PEERS: usize = 2;
@@ -106,25 +132,42 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
         }
     }
 
-    let mix = action_mix(activity, window);
+    let mix = action_mix(activity, |bucket| bucket < window.start);
     let with_history: Vec<u32> = (0..n as u32)
         .filter(|u| !mix[*u as usize].is_empty())
+        .collect();
+    let space = BehaviourSpace::new(&mix, &with_history);
+    let clusters = crate::clustering::learn(space.matrix(&mix, &with_history).view());
+    let mut cluster_of: Vec<Option<usize>> = vec![None; n];
+    for (row, u) in with_history.iter().enumerate() {
+        cluster_of[*u as usize] = Some(clusters.assignment[row]);
+    }
+    // Newcomers: the cluster nearest what they did in the window.
+    let first_days = action_mix(activity, |bucket| window.in_window(bucket));
+    let newcomer_cluster: Vec<Option<usize>> = (0..n)
+        .map(|u| {
+            (mix[u].is_empty() && !first_days[u].is_empty() && !with_history.is_empty())
+                .then(|| clusters.nearest(&space.vector(&first_days[u])))
+        })
         .collect();
     let mut peers = Peers {
         label: Vec::with_capacity(n),
         source: Vec::with_capacity(n),
         members: Vec::with_capacity(n),
+        learned: LearnedGroups {
+            identities: with_history.len(),
+            k: clusters.k,
+            silhouette: clusters.silhouette,
+            unlike_declared: unlike_declared(&group, &by_group, &cluster_of),
+        },
     };
-    let learned: Vec<Option<Vec<u32>>> = (0..n as u32)
-        .into_par_iter()
-        .map(|u| {
-            let thin = match &group[u as usize] {
-                Some((name, _)) => by_group[name.as_str()].len() - 1 < MIN_GROUP_PEERS,
-                None => true,
-            };
-            (thin && !mix[u as usize].is_empty()).then(|| nearest(u, &mix, &with_history))
-        })
-        .collect();
+    let mates = |u: u32, c: usize| -> Vec<u32> {
+        with_history
+            .iter()
+            .copied()
+            .filter(|v| *v != u && cluster_of[*v as usize] == Some(c))
+            .collect()
+    };
     for u in 0..n as u32 {
         let declared = group[u as usize]
             .as_ref()
@@ -139,13 +182,26 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
                     .filter(|v| *v != u)
                     .collect(),
             );
-        } else if let Some(Some(near)) = learned.get(u as usize).filter(|l| l.is_some()) {
-            let first = near.first().map(|v| activity.users.name(*v)).unwrap_or("?");
-            peers.label.push(format!("learned: like {first}"));
+        } else if let Some((c, members)) = cluster_of[u as usize]
+            .or(newcomer_cluster[u as usize])
+            .map(|c| (c, mates(u, c)))
+            .filter(|(_, m)| m.len() >= MIN_GROUP_PEERS)
+        {
+            let like = activity
+                .users
+                .name(with_history[clusters.representative[c]]);
+            let how = if cluster_of[u as usize].is_some() {
+                "learned"
+            } else {
+                "learned from its first days"
+            };
+            peers.label.push(format!(
+                "{how}: cluster {} of {}, like {like}",
+                c + 1,
+                clusters.k
+            ));
             peers.source.push(PeerSource::Learned);
-            let mut sorted = near.clone();
-            sorted.sort_unstable();
-            peers.members.push(sorted);
+            peers.members.push(members);
         } else {
             peers.label.push("org".into());
             peers.source.push(PeerSource::Org);
@@ -157,10 +213,11 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
     Ok(peers)
 }
 
-/// Each identity's baseline action counts as a sparse unit vector.
-fn action_mix(activity: &Activity, window: &Window) -> Vec<Vec<(u32, f64)>> {
+/// Each identity's action counts in the buckets `keep` selects, as a sparse
+/// unit vector.
+fn action_mix(activity: &Activity, keep: impl Fn(i64) -> bool) -> Vec<Vec<(u32, f64)>> {
     let mut mix: Vec<BTreeMap<u32, f64>> = vec![BTreeMap::new(); activity.users.len()];
-    for r in activity.counts.iter().filter(|r| r.bucket < window.start) {
+    for r in activity.counts.iter().filter(|r| keep(r.bucket)) {
         *mix[r.user as usize].entry(r.action).or_default() += f64::from(r.n);
     }
     mix.into_iter()
@@ -173,25 +230,93 @@ fn action_mix(activity: &Activity, window: &Window) -> Vec<Vec<(u32, f64)>> {
         .collect()
 }
 
-fn nearest(u: u32, mix: &[Vec<(u32, f64)>], candidates: &[u32]) -> Vec<u32> {
-    let mine: HashMap<u32, f64> = mix[u as usize].iter().copied().collect();
-    let mut scored: Vec<(f64, u32)> = candidates
-        .iter()
-        .filter(|v| **v != u)
-        .map(|v| {
-            let dot: f64 = mix[*v as usize]
+/// Dense coordinates for action mixes: the `BEHAVIOUR_ACTIONS` most
+/// widespread actions, plus one coordinate for the rest, so the clustering
+/// works in a fixed, small space.
+struct BehaviourSpace {
+    column: HashMap<u32, usize>,
+}
+
+impl BehaviourSpace {
+    fn new(mix: &[Vec<(u32, f64)>], users: &[u32]) -> BehaviourSpace {
+        let mut reach: HashMap<u32, usize> = HashMap::new();
+        for u in users {
+            for (a, _) in &mix[*u as usize] {
+                *reach.entry(*a).or_default() += 1;
+            }
+        }
+        let mut widespread: Vec<(usize, u32)> = reach.into_iter().map(|(a, k)| (k, a)).collect();
+        widespread.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        let column = widespread
+            .iter()
+            .take(BEHAVIOUR_ACTIONS)
+            .enumerate()
+            .map(|(i, (_, a))| (*a, i))
+            .collect();
+        BehaviourSpace { column }
+    }
+
+    fn vector(&self, mix: &[(u32, f64)]) -> Vec<f64> {
+        let other = self.column.len();
+        let mut out = vec![0.0_f64; other + 1];
+        for (a, x) in mix {
+            // Squares add, so the "other" coordinate keeps the row a unit vector.
+            let c = self.column.get(a).copied().unwrap_or(other);
+            out[c] = (out[c] * out[c] + x * x).sqrt();
+        }
+        out
+    }
+
+    /// One row per identity in `users`.
+    fn matrix(&self, mix: &[Vec<(u32, f64)>], users: &[u32]) -> Array2<f64> {
+        let mut out = Array2::<f64>::zeros((users.len(), self.column.len() + 1));
+        for (row, u) in users.iter().enumerate() {
+            for (c, x) in self.vector(&mix[*u as usize]).into_iter().enumerate() {
+                out[[row, c]] = x;
+            }
+        }
+        out
+    }
+}
+
+/// Identities whose cluster is not the one most members of their declared
+/// group fall in (groups of at least three clustered members).
+fn unlike_declared(
+    group: &[Option<(String, PeerSource)>],
+    by_group: &BTreeMap<&str, Vec<u32>>,
+    cluster_of: &[Option<usize>],
+) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for (name, members) in by_group {
+        let clustered: Vec<(u32, usize)> = members
+            .iter()
+            .filter_map(|u| cluster_of[*u as usize].map(|c| (*u, c)))
+            .collect();
+        if clustered.len() < 3 {
+            continue;
+        }
+        let mut votes: BTreeMap<usize, usize> = BTreeMap::new();
+        for (_, c) in &clustered {
+            *votes.entry(*c).or_default() += 1;
+        }
+        let (majority, count) = votes
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(c, k)| (*c, *k))
+            .unwrap_or((0, 0));
+        // Only a group that mostly agrees on one cluster can vouch for it.
+        if 2 * count <= clustered.len() {
+            continue;
+        }
+        out.extend(
+            clustered
                 .iter()
-                .filter_map(|(a, x)| mine.get(a).map(|y| x * y))
-                .sum();
-            (dot, *v)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored
-        .into_iter()
-        .take(LEARNED_PEERS)
-        .map(|(_, v)| v)
-        .collect()
+                .filter(|(u, c)| *c != majority && group[*u as usize].is_some())
+                .map(|(u, _)| (*u, (*name).to_owned())),
+        );
+    }
+    out.sort();
+    out
 }
 
 /// The time each identity's group is looked up at: its last event in the

@@ -1,6 +1,7 @@
 //! The job, stage by stage. Each stage is a sibling module with one entry point.
 
 pub mod baseline;
+pub mod calibrate;
 pub mod context;
 pub mod evidence;
 pub mod load;
@@ -46,6 +47,8 @@ pub struct RunSummary {
     pub quality: load::Quality,
     pub identities: Identities,
     pub detectors: Vec<score::DetectorReport>,
+    /// How each detector's p-values were calibrated on the baseline.
+    pub calibration: Vec<calibrate::CalibrationReport>,
     pub candidates: usize,
     pub findings: usize,
     /// Problems that make the result partial (exit code 1).
@@ -66,6 +69,12 @@ pub struct Identities {
     pub cold_start: usize,
     /// Scored identities by where their peer group came from.
     pub peer_source: BTreeMap<String, usize>,
+    /// The k-means behaviour clusters behind learned peer groups.
+    pub learned_groups: context::LearnedGroups,
+    /// Identities that behave unlike their declared group (their cluster is
+    /// not the one most of the group is in): a stale identity table, a mover,
+    /// or an account used for something else. At most 50, by name.
+    pub unlike_declared_group: Vec<String>,
 }
 
 impl RunSummary {
@@ -102,17 +111,21 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     progress.stage("Resolving peer groups");
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
     lap("context");
+    let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
+    progress.stage("Calibrating the detectors on the baseline");
+    let calibration = calibrate::fit(&detectors, &activity, &job.window, job.bucket, &peers);
+    lap("calibrate");
     progress.stage("Building baselines");
     let quality = activity.quality.clone();
     let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
     info!(identities = baselines.users.len(), "Built baselines.");
     lap("baseline");
     progress.stage("Scoring the window");
-    let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
     let scored = score::run(&detectors, &baselines, &current);
     info!(evidence = scored.evidence.len(), "Scored the window.");
     lap("score");
-    let (mut findings, candidates) = rank::top_findings(&scored, &baselines, &current, job.rank);
+    let (mut findings, candidates) =
+        rank::top_findings(&scored, &calibration, &baselines, &current, job.rank);
     lap("rank");
     progress.stage("Collecting evidence events");
     if !files.files.is_empty() {
@@ -154,6 +167,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         quality,
         identities,
         detectors: scored.detectors.clone(),
+        calibration: calibration.report,
         candidates,
         findings: findings.len(),
         problems,
@@ -216,8 +230,16 @@ fn report_lake(files: &load::LakeFiles) {
 }
 
 fn identities(baselines: &baseline::Baselines, current: &baseline::WindowActivity) -> Identities {
+    let learned = &baselines.peers.learned;
     let mut ids = Identities {
         total: baselines.users.len(),
+        learned_groups: learned.clone(),
+        unlike_declared_group: learned
+            .unlike_declared
+            .iter()
+            .take(50)
+            .map(|(u, group)| format!("{} ({group})", baselines.user_names.name(*u)))
+            .collect(),
         ..Default::default()
     };
     for u in 0..current.users() {

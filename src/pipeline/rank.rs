@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 
 use super::baseline::{Baselines, WindowActivity};
+use super::calibrate::Calibration;
 use super::score::Scored;
 use crate::detectors::Evidence;
-use crate::stats::{fisher, score};
+use crate::stats::{fisher, score, P_FLOOR};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -47,6 +48,7 @@ const MAX_TOP_ACTIONS: usize = 5;
 /// threshold and cap.
 pub fn top_findings(
     scored: &Scored,
+    calibration: &Calibration,
     baselines: &Baselines,
     window: &WindowActivity,
     options: RankOptions,
@@ -65,6 +67,7 @@ pub fn top_findings(
                 &cluster,
                 n_detectors,
                 scored,
+                calibration,
                 baselines,
                 window,
             ));
@@ -115,6 +118,7 @@ fn finding(
     cluster: &[(usize, &Evidence)],
     n_detectors: usize,
     scored: &Scored,
+    calibration: &Calibration,
     baselines: &Baselines,
     window: &WindowActivity,
 ) -> Finding {
@@ -128,9 +132,11 @@ fn finding(
             *slot = e;
         }
     }
-    let mut ps: Vec<f64> = best.values().map(|e| e.p_value).collect();
-    ps.resize(n_detectors.max(ps.len()), 1.0);
-    let p = fisher(&ps);
+    let ps: Vec<f64> = best
+        .iter()
+        .map(|(d, e)| calibration.p_value(*d, e.p_value))
+        .collect();
+    let p = combine(&ps, n_detectors);
     let strongest = best
         .values()
         .min_by(|a, b| a.p_value.total_cmp(&b.p_value))
@@ -211,6 +217,19 @@ fn finding(
     }
 }
 
+/// One p-value for a finding from the calibrated p-values of the `k`
+/// detectors that reported: Fisher's method over them (agreeing detectors
+/// reinforce), times the number of ways to pick `k` of the `n` configured
+/// detectors (a union bound: with more detectors, some subset agrees by
+/// chance more often). One detector alone gets `n × p`; detectors that saw
+/// nothing neither dilute nor add.
+pub fn combine(ps: &[f64], n_detectors: usize) -> f64 {
+    let k = ps.len();
+    let n = n_detectors.max(k);
+    let subsets: f64 = (0..k).map(|i| (n - i) as f64 / (i + 1) as f64).product();
+    (subsets * fisher(ps)).clamp(P_FLOOR, 1.0)
+}
+
 /// A stable id: FNV-1a of user and span, so reruns name findings alike.
 pub fn finding_id(user: &str, start: i64, end: i64) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -251,6 +270,16 @@ mod tests {
         // One empty bucket between two pieces of evidence still merges them.
         let d = evidence(30, 40);
         assert_eq!(touching(vec![(0, &a), (0, &b), (0, &d)], 10).len(), 1);
+    }
+
+    #[test]
+    fn one_detector_pays_for_the_others_and_agreement_reinforces() {
+        assert!((combine(&[1e-4], 5) - 5e-4).abs() < 1e-12);
+        // Two detectors at 1e-3 each beat either alone, after paying for
+        // the ten pairs five detectors make.
+        let two = combine(&[1e-3, 1e-3], 5);
+        assert!(two < 1e-3 && two > 1e-5, "{two}");
+        assert_eq!(combine(&[], 5), 1.0);
     }
 
     #[test]

@@ -738,6 +738,9 @@ mod tests {
             "offhours_recon",
             "slow_and_low",
             "new_account_sweep",
+            "quiet_newcomer",
+            "contractor_exfil",
+            "contractor_onboarding",
             "team_incident_surge",
             "oncall_week",
             "release_day",
@@ -747,7 +750,7 @@ mod tests {
         ] {
             assert!(kinds.contains(s), "no label for {s}");
         }
-        assert_eq!(labels.iter().filter(|l| l.kind == "attack").count(), 8);
+        assert_eq!(labels.iter().filter(|l| l.kind == "attack").count(), 10);
         let identities = std::fs::read_to_string(dir.path().join("identities.csv")).unwrap();
         assert!(
             !identities.contains("svc-backup@example.com"),

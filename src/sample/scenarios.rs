@@ -20,6 +20,12 @@ const CONTROLLERS: [&str; 2] = [
     "system:serviceaccount:kube-system:replicaset-controller",
 ];
 const NEW_ACCOUNT: &str = "svc-backup@example.com";
+/// A new account in no group that reads a little too widely, quietly.
+const QUIET_NEWCOMER: &str = "ops-temp@example.com";
+/// A new account in no group that works like the data platform team.
+const CONTRACTOR: &str = "etl-contractor@example.com";
+/// Its look-alike, which then reads other teams' buckets.
+const CONTRACTOR_EXFIL: &str = "etl-contractor-2@example.com";
 const MINUTE: i64 = 60_000_000;
 
 /// Service identities and their identity-table group.
@@ -126,6 +132,14 @@ impl Plan {
         );
         plan.add("slow_and_low", "attack", email(slow), "2-4 reads of other teams' secrets a day for six days, hidden in ordinary working sessions");
         plan.add("new_account_sweep", "attack", NEW_ACCOUNT.to_owned(), "a brand-new account, in no group, sweeps namespaces of several teams: lists, reads secrets, execs");
+        plan.add("quiet_newcomer", "attack", QUIET_NEWCOMER.to_owned(), "a new account in no group that works like a developer for two days but lists and reads secrets, configmaps and services in a few teams' namespaces and opens one shell");
+        plan.add("contractor_exfil", "attack", CONTRACTOR_EXFIL.to_owned(), "a new contractor account in no group that works like the data platform team for three days, then, from the same address, lists and reads secrets and configmaps in the payments team's namespaces");
+        plan.add(
+            "contractor_onboarding",
+            "benign",
+            CONTRACTOR.to_owned(),
+            "a new contractor account in no group whose first week is the data platform team's S3, Athena and Glue routine",
+        );
         plan.add(
             "new_hire",
             "benign",
@@ -781,6 +795,7 @@ pub fn emit_day(
         }
         emit.tag_since(mark, plan.label("slow_and_low", &person.email));
     }
+    subtle_scenarios(emit, org, plan, day0, day);
     if day == s + 1 {
         // Incident: the whole checkout team, 5-8x their usual, for three hours.
         let team = plan.incident_team;
@@ -820,6 +835,116 @@ pub fn emit_day(
             );
             emit.tag_since(mark, id);
         }
+    }
+}
+
+/// The scenarios no single-axis detector is meant to catch alone. They draw
+/// from their own random stream, so adding them left every other scenario's
+/// events as they were.
+fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day: i64) {
+    let _ = org;
+    let s = plan.s;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5_0b71e ^ day as u64);
+    let rng = &mut rng;
+    if day == s + 2 || day == s + 3 {
+        let mark = emit.len();
+        let namespaces = [
+            TEAMS[0].namespaces,
+            TEAMS[2].namespaces,
+            TEAMS[3].namespaces,
+        ]
+        .concat();
+        let mut t = day0 + 9 * MICROS_PER_HOUR + rng.random_range(0..MICROS_PER_HOUR);
+        let ip = "10.8.14.23";
+        let agent = "kubectl/v1.30.2 (linux/amd64) kubernetes/6813625";
+        for i in 0..rng.random_range(25..40) {
+            t += rng.random_range(2 * MINUTE..12 * MINUTE);
+            // Mostly a developer's day; every third call reaches further.
+            let action = if i % 3 == 2 {
+                weighted(
+                    rng,
+                    &[
+                        ("list secrets", 2.0),
+                        ("get secrets", 2.0),
+                        ("get configmaps", 2.0),
+                        ("list services", 1.0),
+                        ("create pods/exec", 0.5),
+                    ],
+                )
+            } else {
+                weighted(rng, org::KUBECTL_COMMON)
+            };
+            let ns = namespaces[rng.random_range(0..namespaces.len())];
+            emit.k8s(
+                t,
+                QUIET_NEWCOMER,
+                "kubectl",
+                action,
+                ns,
+                rng.random_range(0..4),
+                day,
+                ip,
+                agent,
+                None,
+            );
+        }
+        emit.tag_since(mark, plan.label("quiet_newcomer", QUIET_NEWCOMER));
+    }
+    let team = &TEAMS[team_index("data-platform")];
+    for (user, ip, scenario) in [
+        (CONTRACTOR, "10.8.14.61", "contractor_onboarding"),
+        (CONTRACTOR_EXFIL, "10.8.14.62", "contractor_exfil"),
+    ] {
+        if !(s..s + 5).contains(&day) {
+            continue;
+        }
+        let mark = emit.len();
+        let mut t = day0 + 8 * MICROS_PER_HOUR + rng.random_range(0..2 * MICROS_PER_HOUR);
+        let reaching = scenario == "contractor_exfil" && day == s + 3;
+        for i in 0..rng.random_range(20..45) {
+            t += rng.random_range(MINUTE..10 * MINUTE);
+            // On its fourth day every other call reaches into the payments
+            // team's cluster namespaces for secrets and configuration.
+            if reaching && i % 2 == 1 {
+                let action = weighted(
+                    rng,
+                    &[
+                        ("list secrets", 1.0),
+                        ("get secrets", 2.0),
+                        ("get configmaps", 2.0),
+                        ("list pods", 1.0),
+                    ],
+                );
+                let namespaces = TEAMS[team_index("payments")].namespaces;
+                let ns = namespaces[rng.random_range(0..namespaces.len())];
+                let agent = "kubectl/v1.30.2 (linux/amd64) kubernetes/6813625";
+                emit.k8s(
+                    t,
+                    user,
+                    "kubectl",
+                    action,
+                    ns,
+                    rng.random_range(0..4),
+                    day,
+                    ip,
+                    agent,
+                    None,
+                );
+                continue;
+            }
+            let action = weighted(rng, team.aws_actions);
+            let bucket = team.buckets[rng.random_range(0..team.buckets.len())];
+            emit.aws(
+                t,
+                user,
+                "aws",
+                action,
+                &format!("arn:aws:s3:::{bucket}"),
+                ip,
+                "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.0 exe/x86_64.debian.12",
+            );
+        }
+        emit.tag_since(mark, plan.label(scenario, user));
     }
 }
 

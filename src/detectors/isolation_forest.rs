@@ -1,0 +1,572 @@
+//! Isolation forest over identity-days: the multivariate detector. It finds
+//! the day that is a little odd on several axes at once (a bit more volume,
+//! a few more namespaces, a shifted action mix, a later hour) where every
+//! single-axis detector stays under its threshold.
+//!
+//! **Rows.** One per (identity, UTC day) with activity. A day, not a bucket,
+//! because breadth and first-seen values exist per day and an hour holds too
+//! few events to have a mix. Features are relative to the identity's own
+//! baseline, shrunk toward its peers with `PRIOR_DAYS` days of weight (a new
+//! identity is held to its peers), so one forest serves the whole org:
+//! see [`FEATURES`].
+//!
+//! **Fit.** The forest is grown on the identity-days of the second half of
+//! the baseline (where "first seen" means what it means in the window) and
+//! scores the window's identity-days.
+//!
+//! **Calibration.** A window day's p-value is the share of baseline days
+//! that score at least as high, `(k + 1) / (n + 1)`. Past the top
+//! `tail_share` of baseline scores, where few days remain to count, the
+//! excess over that threshold is modelled as exponential (peaks over
+//! threshold; a generalised Pareto with shape 0). Isolation scores are
+//! bounded, so the true tail is lighter and the exponential overstates p:
+//! the forest stays conservative far out. Its p-value then joins the other
+//! detectors' in Fisher's method (`pipeline::rank`), so it lifts findings
+//! that are weak on several axes and adds little to one that is already loud.
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+use serde::Deserialize;
+
+use super::time_of_week::{default_floor_weight, default_prior_weight, hour_mass};
+use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use crate::forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
+use crate::pipeline::baseline::{Baselines, DayActivity, WindowActivity};
+use crate::pipeline::load::Attr;
+use crate::stats::{fmt_amount, fmt_p, TailCalibration};
+use crate::window::{hour_of_week, rfc3339, MICROS_PER_DAY};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsolationForestDetectorParams {
+    /// The forest: `trees`, `sample`, `max_depth`, `seed`, `extension_level`
+    /// (see `crate::forest::IsolationForestParams`; defaults 100, 256,
+    /// ceil(log2 sample), 42, 0).
+    #[serde(default)]
+    pub forest: IsolationForestParams,
+    /// Share of the baseline's highest scores the exponential tail is fitted
+    /// on. Default 0.05.
+    #[serde(default = "default_tail_share")]
+    pub tail_share: f64,
+    /// Fewer baseline identity-days than this and the detector abstains
+    /// (logged): too few to learn what an ordinary day is. Default 400.
+    #[serde(default = "default_min_baseline_days")]
+    pub min_baseline_days: usize,
+    /// Report identity-days with p below this. Default 1e-3.
+    #[serde(default = "default_report_p")]
+    pub report_p: f64,
+}
+
+fn default_tail_share() -> f64 {
+    0.05
+}
+fn default_min_baseline_days() -> usize {
+    400
+}
+fn default_report_p() -> f64 {
+    1e-3
+}
+
+impl IsolationForestDetectorParams {
+    pub fn check(self, name: String) -> Result<IsolationForestDetector, ParamsError> {
+        let forest = self
+            .forest
+            .clone()
+            .check()
+            .map_err(|e| ParamsError::new(&name, "forest", e.to_string()))?;
+        probability(&name, "tail_share", self.tail_share)?;
+        probability(&name, "report_p", self.report_p)?;
+        if self.min_baseline_days < 2 {
+            return Err(ParamsError::new(
+                &name,
+                "min_baseline_days",
+                "must be at least 2",
+            ));
+        }
+        Ok(IsolationForestDetector {
+            name,
+            params: self,
+            forest,
+        })
+    }
+}
+
+pub struct IsolationForestDetector {
+    name: String,
+    params: IsolationForestDetectorParams,
+    forest: IsolationForestValidParams,
+}
+
+/// Weight of the peers' per-day figures in an identity's usual day, in days.
+const PRIOR_DAYS: f64 = 2.0;
+/// Weight of the peers' action mix in an identity's own mix, in events.
+const PRIOR_EVENTS: f64 = 20.0;
+/// Events of the identity's usual mix a day's mix is shrunk toward.
+const MIX_PRIOR: f64 = 20.0;
+/// Features a reason sentence names.
+const REASON_FEATURES: usize = 3;
+/// Actions a piece of evidence names.
+const EVIDENCE_ACTIONS: usize = 5;
+
+/// The features of an identity-day, as the reasons name them. Pods, targets
+/// and active hours were tried and dropped: pod names churn weekly and
+/// active hours follow volume, so they added noise the forest split on.
+pub const FEATURES: [&str; 7] = [
+    // ln((events + 1) / (usual events per active day + 1))
+    "volume",
+    // KL divergence of the day's action mix (shrunk toward the reference
+    // with MIX_PRIOR events) from the identity's own mix
+    "action mix vs own",
+    // ... and from its peers' pooled mix
+    "action mix vs peers",
+    // mean -ln(share of identities doing the action), minus the usual
+    "org-rare actions",
+    // ln((distinct namespaces + 1) / (usual + 1))
+    "namespaces",
+    // ln((first-seen values + 1) / (usual per day + 1))
+    "first-seen values",
+    // the oddest active hour's ln(1 / (168 * P(hour))): hours it rarely works
+    "hour of week",
+];
+
+impl Detector for IsolationForestDetector {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
+        let usual = Usual::of_everyone(baselines);
+        let raw = feature_rows(&baselines.late_days, &usual, baselines);
+        let standard = Standardiser::fit(&baselines.late_days, &raw, baselines.users.len());
+        let training = net_of_peers(
+            &baselines.late_days,
+            standard.apply(&baselines.late_days, raw),
+            baselines,
+        );
+        let n = baselines.late_days.len();
+        if n < self.params.min_baseline_days {
+            tracing::warn!(
+                detector = %self.name,
+                baseline_days = n,
+                needed = self.params.min_baseline_days,
+                "Too few identity-days in the second half of the baseline to fit the forest; it abstains. Lengthen --baseline-days."
+            );
+            return Ok(Box::new(Abstain));
+        }
+        let failed = |e: crate::forest::ForestError| DetectorError {
+            detector: self.name.clone(),
+            reason: e.to_string(),
+        };
+        let forest = self.forest.fit(training.view()).map_err(failed)?;
+        let mut scores = forest.scores(training.view()).map_err(failed)?;
+        scores.sort_by(f64::total_cmp);
+        Ok(Box::new(FittedForest {
+            name: self.name.clone(),
+            report_p: self.params.report_p,
+            calibration: TailCalibration::new(scores, self.params.tail_share),
+            forest,
+            usual,
+            standard,
+            b: baselines,
+        }))
+    }
+}
+
+/// Fewer co-active peers than this cannot explain a day away.
+const TEAM_DAY_MIN_PEERS: f64 = 2.0;
+
+/// Subtracts, feature by feature, what the identity's peers (its declared
+/// group or the org; learned peers have no shared pool) active the same day
+/// did beyond their own norms: `max(0, mean over the others)`, when at least
+/// `TEAM_DAY_MIN_PEERS` others were active.
+/// A team working an incident together is not each member's anomaly; one
+/// member doing it alone still is (as in the count spike detector).
+fn net_of_peers(days: &[DayActivity], mut rows: Array2<f64>, b: &Baselines) -> Array2<f64> {
+    let mut totals: HashMap<(usize, i64), (Vec<f64>, f64)> = HashMap::new();
+    for (d, row) in days.iter().zip(rows.rows()) {
+        if let Some(pool) = b.shared_pool(d.user) {
+            let entry = totals
+                .entry((pool, d.day))
+                .or_insert_with(|| (vec![0.0; row.len()], 0.0));
+            for (t, x) in entry.0.iter_mut().zip(row) {
+                *t += x;
+            }
+            entry.1 += 1.0;
+        }
+    }
+    for (d, mut row) in days.iter().zip(rows.rows_mut()) {
+        let Some((sum, n)) = b
+            .shared_pool(d.user)
+            .and_then(|pool| totals.get(&(pool, d.day)))
+        else {
+            continue;
+        };
+        let others = n - 1.0;
+        if others < TEAM_DAY_MIN_PEERS {
+            continue;
+        }
+        for (x, t) in row.iter_mut().zip(sum) {
+            let shared = (t - *x) / others;
+            *x -= shared.max(0.0);
+        }
+    }
+    rows
+}
+
+/// Each identity's features measured against its own ordinary days: `(x -
+/// mean) / sd` over its late-baseline days, both shrunk toward the whole
+/// org's with `STANDARD_PRIOR_DAYS` days of weight (a newcomer gets the
+/// org's). An identity that always works at night is then not odd at night.
+#[derive(Debug, Clone)]
+struct Standardiser {
+    /// Per user: per feature (mean, sd).
+    per_user: Vec<Vec<(f64, f64)>>,
+}
+
+/// Weight of the org's feature mean and spread in an identity's, in days.
+const STANDARD_PRIOR_DAYS: f64 = 5.0;
+
+impl Standardiser {
+    fn fit(days: &[DayActivity], rows: &Array2<f64>, users: usize) -> Standardiser {
+        let features = rows.ncols();
+        let n = rows.nrows().max(1) as f64;
+        let pooled: Vec<(f64, f64)> = (0..features)
+            .map(|j| {
+                let column = rows.column(j);
+                let mean = column.sum() / n;
+                let var = column.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+                (mean, var)
+            })
+            .collect();
+        let mut sums = vec![vec![0.0; features]; users];
+        let mut counts = vec![0.0; users];
+        for (d, row) in days.iter().zip(rows.rows()) {
+            counts[d.user as usize] += 1.0;
+            for (s, x) in sums[d.user as usize].iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+        let k = STANDARD_PRIOR_DAYS;
+        let means: Vec<Vec<f64>> = (0..users)
+            .map(|u| {
+                (0..features)
+                    .map(|j| (sums[u][j] + k * pooled[j].0) / (counts[u] + k))
+                    .collect()
+            })
+            .collect();
+        let mut squares = vec![vec![0.0; features]; users];
+        for (d, row) in days.iter().zip(rows.rows()) {
+            let u = d.user as usize;
+            for (j, x) in row.iter().enumerate() {
+                squares[u][j] += (x - means[u][j]).powi(2);
+            }
+        }
+        let per_user = (0..users)
+            .map(|u| {
+                (0..features)
+                    .map(|j| {
+                        let var = (squares[u][j] + k * pooled[j].1) / (counts[u] + k);
+                        (
+                            means[u][j],
+                            var.sqrt().max(0.1 * pooled[j].1.sqrt()).max(1e-9),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        Standardiser { per_user }
+    }
+
+    fn apply(&self, days: &[DayActivity], mut rows: Array2<f64>) -> Array2<f64> {
+        for (d, mut row) in days.iter().zip(rows.rows_mut()) {
+            for (x, (mean, sd)) in row.iter_mut().zip(&self.per_user[d.user as usize]) {
+                *x = (*x - mean) / sd;
+            }
+        }
+        rows
+    }
+}
+
+/// A fitted detector that reports nothing (too little baseline).
+struct Abstain;
+
+impl Fitted for Abstain {
+    fn score(&self, _: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
+        Ok(Vec::new())
+    }
+}
+
+struct FittedForest<'a> {
+    name: String,
+    report_p: f64,
+    calibration: TailCalibration,
+    forest: IsolationForest,
+    usual: Vec<Usual>,
+    standard: Standardiser,
+    b: &'a Baselines,
+}
+
+impl Fitted for FittedForest<'_> {
+    fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
+        let raw = feature_rows(&w.days, &self.usual, self.b);
+        let rows = net_of_peers(&w.days, self.standard.apply(&w.days, raw.clone()), self.b);
+        let scores = self.forest.scores(rows.view()).map_err(|e| DetectorError {
+            detector: self.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut out = Vec::new();
+        for (((day, score), row), raw) in w.days.iter().zip(scores).zip(rows.rows()).zip(raw.rows())
+        {
+            let p = self.calibration.p_value(score);
+            if p >= self.report_p {
+                continue;
+            }
+            let usual = &self.usual[day.user as usize];
+            let attribution = self.forest.attribution(&row.to_vec());
+            let row = raw.to_vec();
+            let drivers: Vec<String> = crate::forest::top_features(&attribution, REASON_FEATURES)
+                .into_iter()
+                .map(|f| {
+                    format!(
+                        "{} {:.0}% ({})",
+                        FEATURES[f],
+                        attribution[f] * 100.0,
+                        explain(f, day, usual, &row, self.b)
+                    )
+                })
+                .collect();
+            let width = self.b.bucket.micros;
+            let start = day.buckets.first().copied().unwrap_or(day.day);
+            let end = day
+                .buckets
+                .last()
+                .map_or(day.day + MICROS_PER_DAY, |b| b + width);
+            out.push(Evidence {
+                user: day.user,
+                start,
+                end,
+                p_value: p,
+                reason: format!(
+                    "unusual day in combination on {} (isolation score {score:.2}, higher than {} of {} baseline identity-days; p = {}): {}",
+                    &rfc3339(day.day)[..10],
+                    self.calibration.below(score),
+                    self.calibration.len(),
+                    fmt_p(p),
+                    drivers.join("; ")
+                ),
+                observed: day.events() as f64,
+                expected: usual.events,
+                actions: departing_actions(day, usual, self.b),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// An identity's ordinary day, from its baseline shrunk toward its peers.
+#[derive(Debug, Clone)]
+struct Usual {
+    events: f64,
+    rarity: f64,
+    namespaces: f64,
+    new_values: f64,
+    own_events: f64,
+    peer_events: f64,
+    hour_mass: Vec<f64>,
+}
+
+impl Usual {
+    fn of_everyone(b: &Baselines) -> Vec<Usual> {
+        let reach = action_reach(b);
+        (0..b.users.len() as u32)
+            .map(|u| Usual::of(b, u, &reach))
+            .collect()
+    }
+
+    fn of(b: &Baselines, user: u32, reach: &HashMap<u32, f64>) -> Usual {
+        let own = &b.users[user as usize];
+        let peers = b.peers_of(user);
+        let days = f64::from(own.active_days);
+        let peer_days = peers.active_days().max(1.0);
+        // (own total + PRIOR_DAYS peer days) / (own days + PRIOR_DAYS)
+        let per_day = |own_total: f64, peer_total: f64| {
+            (own_total + PRIOR_DAYS * peer_total / peer_days) / (days + PRIOR_DAYS)
+        };
+        let own_events = own.events();
+        let own_rarity: f64 = own
+            .action_counts
+            .iter()
+            .map(|(a, c)| *c as f64 * rarity(*a, reach))
+            .sum::<f64>();
+        // Peers' typical rarity stands in for an identity without history.
+        let rarity = if own_events > 0.0 {
+            own_rarity / own_events
+        } else {
+            0.0
+        };
+        let late_days = f64::from(own.late_active_days);
+        let new_values = (own.late_novel.iter().map(|n| f64::from(*n)).sum::<f64>()
+            + PRIOR_DAYS
+                * (0..Attr::ALL.len())
+                    .map(|i| peers.novelty_rate(i))
+                    .sum::<f64>())
+            / (late_days + PRIOR_DAYS);
+        Usual {
+            events: per_day(own_events, peers.events()),
+            rarity,
+            namespaces: per_day(own.breadth_sum[0] as f64, peers.breadth_sum(0)),
+            new_values,
+            own_events,
+            peer_events: peers.events(),
+            hour_mass: hour_mass(b, user, default_prior_weight(), default_floor_weight()),
+        }
+    }
+}
+
+/// Share of identities (with a baseline) that did each action at any time.
+fn action_reach(b: &Baselines) -> HashMap<u32, f64> {
+    let identities = b.users.iter().filter(|u| u.has_history()).count().max(1) as f64;
+    b.touched_by
+        .iter()
+        .filter(|((attr, _), _)| *attr == Attr::Action)
+        .map(|((_, a), users)| (*a, users.len() as f64 / identities))
+        .collect()
+}
+
+/// `-ln(share of identities doing it)`, capped for actions nobody did before.
+fn rarity(action: u32, reach: &HashMap<u32, f64>) -> f64 {
+    -reach
+        .get(&action)
+        .copied()
+        .unwrap_or(0.0)
+        .clamp(1e-3, 1.0)
+        .ln()
+}
+
+fn feature_rows(days: &[DayActivity], usual: &[Usual], b: &Baselines) -> Array2<f64> {
+    let reach = action_reach(b);
+    let mut rows = Array2::zeros((days.len(), FEATURES.len()));
+    for (i, d) in days.iter().enumerate() {
+        let u = &usual[d.user as usize];
+        let ratio = |x: f64, usual: f64| ((x + 1.0) / (usual + 1.0)).ln();
+        let events = d.events() as f64;
+        let own = &b.users[d.user as usize];
+        let peers = b.peers_of(d.user);
+        let own_share = |a: u32| {
+            let peer_share = peers.action_count(a) / u.peer_events.max(1.0);
+            let count = own.action_counts.get(&a).copied().unwrap_or(0) as f64;
+            ((count + PRIOR_EVENTS * peer_share) / (u.own_events + PRIOR_EVENTS))
+                .max(0.5 / (u.own_events + PRIOR_EVENTS))
+        };
+        let peer_share = |a: u32| ((peers.action_count(a) + 0.5) / (u.peer_events + 1.0)).min(1.0);
+        // The day's mix is shrunk toward the reference with MIX_PRIOR events,
+        // so a two-event day does not look like a new way of working.
+        let kl = |q: &dyn Fn(u32) -> f64| -> f64 {
+            d.actions
+                .iter()
+                .map(|(a, n)| {
+                    let q = q(*a);
+                    let p = (f64::from(*n) + MIX_PRIOR * q) / (events + MIX_PRIOR);
+                    f64::from(*n) / (events + MIX_PRIOR) * (p / q).ln()
+                })
+                .sum::<f64>()
+                .max(0.0)
+        };
+        let day_rarity = d
+            .actions
+            .iter()
+            .map(|(a, n)| f64::from(*n) * rarity(*a, &reach))
+            .sum::<f64>()
+            / events;
+        let odd_hours = d
+            .buckets
+            .iter()
+            .map(|t| -(168.0 * u.hour_mass[hour_of_week(*t)]).ln())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let values = [
+            ratio(events, u.events),
+            kl(&own_share),
+            kl(&peer_share),
+            day_rarity - u.rarity,
+            ratio(f64::from(d.breadth[0]), u.namespaces),
+            // Everything is first-seen for a newcomer: novelty judges those
+            // by their rarity among peers, the forest leaves them at usual.
+            if own.has_history() {
+                ratio(f64::from(d.new_values), u.new_values)
+            } else {
+                0.0
+            },
+            odd_hours,
+        ];
+        for (j, v) in values.into_iter().enumerate() {
+            rows[[i, j]] = if v.is_finite() { v } else { 0.0 };
+        }
+    }
+    rows
+}
+
+/// The numbers behind one feature, for the reason sentence.
+fn explain(feature: usize, d: &DayActivity, u: &Usual, row: &[f64], b: &Baselines) -> String {
+    let vs = |x: f64, usual: f64, what: &str| {
+        format!("{} {what} vs usual {}", fmt_amount(x), fmt_amount(usual))
+    };
+    match feature {
+        0 => vs(d.events() as f64, u.events, "events"),
+        1 | 2 => {
+            let top = d
+                .actions
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(a, n)| format!("{} ×{n}", b.values.name(*a)))
+                .unwrap_or_default();
+            format!("divergence {:.1}; most: {top}", row[feature])
+        }
+        3 => format!("{:+.1} nats rarer than usual", row[feature]),
+        4 => vs(f64::from(d.breadth[0]), u.namespaces, "distinct"),
+        5 => vs(f64::from(d.new_values), u.new_values, "new"),
+        _ => {
+            let hours: Vec<String> = d
+                .buckets
+                .iter()
+                .take(3)
+                .map(|t| rfc3339(*t)[11..16].to_owned())
+                .collect();
+            format!("active at {} UTC", hours.join(", "))
+        }
+    }
+}
+
+/// The day's actions that depart most from the identity's usual mix.
+fn departing_actions(d: &DayActivity, u: &Usual, b: &Baselines) -> Vec<u32> {
+    let own = &b.users[d.user as usize];
+    let mut by_lift: Vec<(f64, u32)> = d
+        .actions
+        .iter()
+        .map(|(a, n)| {
+            let usual = own.action_counts.get(a).copied().unwrap_or(0) as f64
+                / u.own_events.max(1.0)
+                * u.events;
+            (f64::from(*n) / (usual + 0.5), *a)
+        })
+        .collect();
+    by_lift.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    by_lift
+        .into_iter()
+        .take(EVIDENCE_ACTIONS)
+        .map(|(_, a)| a)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forest_params_are_checked_with_the_model() {
+        let params: IsolationForestDetectorParams =
+            toml::from_str("report_p = 0.01\n[forest]\ntrees = 0\n").unwrap();
+        let err = params.check("iforest".into()).err().unwrap();
+        assert!(err.to_string().contains("trees"), "{err}");
+    }
+}

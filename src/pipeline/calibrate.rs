@@ -1,0 +1,168 @@
+//! Stage 3b: calibrate every detector on ordinary days, so their p-values
+//! mean the same thing before they are combined.
+//!
+//! The single-axis detectors' p-values come from models (negative binomial,
+//! Poisson, smoothed profiles) that real behaviour departs from: an
+//! identity's counts are burstier than any fitted tail, so "p = 1e-9" turns
+//! up on ordinary days. Left alone, the detector whose model is the most
+//! over-confident would rank the findings.
+//!
+//! So the run first rehearses on its own baseline: the last
+//! `min(window, baseline / 2)` days of the baseline become a practice window
+//! scored against the days before them, with the same detectors and peers.
+//! For each detector that gives, per active identity-day of the practice
+//! window, its strongest surprise `-ln p` (0 where it reported nothing).
+//! A window p-value is then mapped through that distribution
+//! ([`TailCalibration::surprise`]): the calibrated p-value is the share of
+//! practice identity-days with evidence at least as strong from this
+//! detector, and past the third strongest of them the detector's own tail
+//! shape takes over (each further nat of surprise divides the chance by e). Calibration only discounts: a calibrated p is
+//! never below the detector's own. A detector that reported on fewer than
+//! `MIN_TAIL` practice identity-days keeps its own p-values (its model is
+//! not contradicted by the data). The isolation forest is calibrated on
+//! baseline days already and passes through unchanged in practice.
+
+use std::collections::HashMap;
+
+use tracing::info;
+
+use super::baseline;
+use super::context::Peers;
+use super::load::{Activity, SeenRow};
+use super::score;
+use crate::detectors::Detector;
+use crate::stats::{TailCalibration, P_FLOOR};
+use crate::window::{Bucket, Window, MICROS_PER_DAY};
+
+/// Fewer practice identity-days with evidence than this and a detector's
+/// own p-values stand.
+const MIN_TAIL: usize = 10;
+/// Past the third most surprising practice day, the detector's own tail
+/// shape takes over (see `TailCalibration::surprise`).
+const ANCHOR: usize = 3;
+
+/// Per detector (in run order): how its p-values map to calibrated ones.
+#[derive(Debug, Default)]
+pub struct Calibration {
+    detectors: Vec<Option<TailCalibration>>,
+    pub report: Vec<CalibrationReport>,
+}
+
+/// What the rehearsal found, for `run.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CalibrationReport {
+    pub detector: String,
+    /// Active identity-days in the practice window.
+    pub practice_days: usize,
+    /// Of those, days the detector reported evidence on.
+    pub days_with_evidence: usize,
+    /// Whether its p-values are mapped (false: too few days to learn from).
+    pub calibrated: bool,
+}
+
+impl Calibration {
+    /// The calibrated p-value of detector `d`'s evidence.
+    pub fn p_value(&self, d: usize, p: f64) -> f64 {
+        let p = p.clamp(P_FLOOR, 1.0);
+        match self.detectors.get(d) {
+            Some(Some(tail)) => tail.p_value(-p.ln()).max(p),
+            _ => p,
+        }
+    }
+}
+
+pub fn fit(
+    detectors: &[&dyn Detector],
+    activity: &Activity,
+    window: &Window,
+    bucket: Bucket,
+    peers: &Peers,
+) -> Calibration {
+    let Some((practice, practice_window)) = rehearsal(activity, window) else {
+        return Calibration::default();
+    };
+    let (baselines, current) = baseline::build(practice, &practice_window, bucket, peers.clone());
+    let scored = score::run(detectors, &baselines, &current);
+    let active_days = current.days.len();
+    let mut strongest: Vec<HashMap<(u32, i64), f64>> = vec![HashMap::new(); detectors.len()];
+    for (d, e) in &scored.evidence {
+        let surprise = -e.p_value.clamp(P_FLOOR, 1.0).ln();
+        // The day the evidence starts in: the unit the forest scores too.
+        let day = e.start - e.start.rem_euclid(MICROS_PER_DAY);
+        let slot = strongest[*d].entry((e.user, day)).or_insert(0.0);
+        *slot = slot.max(surprise);
+    }
+    let mut out = Calibration::default();
+    for (d, detector) in detectors.iter().enumerate() {
+        let with_evidence = strongest[d].len().min(active_days);
+        let mut values: Vec<f64> = strongest[d].values().copied().collect();
+        values.resize(active_days.max(values.len()), 0.0);
+        values.sort_by(f64::total_cmp);
+        let calibrated = with_evidence >= MIN_TAIL;
+        tracing::debug!(detector = detector.name(), top = ?values.iter().rev().take(40).map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(), "Practice surprises.");
+        out.detectors
+            .push(calibrated.then(|| TailCalibration::surprise(values, ANCHOR)));
+        out.report.push(CalibrationReport {
+            detector: detector.name().to_owned(),
+            practice_days: active_days,
+            days_with_evidence: with_evidence,
+            calibrated,
+        });
+    }
+    info!(
+        practice_days = active_days,
+        calibrated = out.detectors.iter().filter(|c| c.is_some()).count(),
+        "Calibrated the detectors on the baseline."
+    );
+    out
+}
+
+/// The baseline split into a practice baseline and a practice window, with
+/// the aggregates cut to match; `None` when the baseline is too short.
+fn rehearsal(activity: &Activity, window: &Window) -> Option<(Activity, Window)> {
+    let window_days = (window.end - window.start) / MICROS_PER_DAY;
+    let practice_days = window_days.min(i64::from(window.baseline_days) / 2);
+    if practice_days < 1 {
+        return None;
+    }
+    let start = window.start - practice_days * MICROS_PER_DAY;
+    let practice_window = Window {
+        baseline_start: window.baseline_start,
+        start,
+        end: window.start,
+        baseline_days: window.baseline_days - practice_days as u32,
+    };
+    let end = window.start;
+    // First-seen is relative to the practice split: a value first touched
+    // in the practice window is new there.
+    let seen: Vec<SeenRow> = activity
+        .seen
+        .iter()
+        .filter(|r| r.first < end)
+        .map(|r| SeenRow {
+            n_baseline: u32::from(r.first < start),
+            n_window: u32::from(r.first >= start),
+            ..*r
+        })
+        .collect();
+    let practice = Activity {
+        users: activity.users.clone(),
+        values: activity.values.clone(),
+        counts: activity
+            .counts
+            .iter()
+            .filter(|r| r.bucket < end)
+            .copied()
+            .collect(),
+        seen,
+        breadth: activity
+            .breadth
+            .iter()
+            .filter(|r| r.day < end)
+            .copied()
+            .collect(),
+        asserted_groups: Vec::new(),
+        quality: Default::default(),
+    };
+    Some((practice, practice_window))
+}
