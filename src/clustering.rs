@@ -2,13 +2,14 @@
 //! behaviour vectors, with k chosen by the silhouette.
 //!
 //! **The k rule.** Every k from 2 to `min(MAX_K, n / MIN_CLUSTER_SIZE)` is
-//! fitted (k-means++, 4 restarts, linfa's fixed seed), and the k with the
+//! fitted (k-means++, 2 restarts, linfa's fixed seed), and the k with the
 //! highest mean silhouette wins; ties go to the smaller k. The silhouette
 //! (Rousseeuw 1987) asks of each identity whether it is closer to its own
 //! cluster than to the next one, so it prefers the k at which teams separate
 //! and does not grow with k the way inertia shrinks. Above `SILHOUETTE_ROWS`
-//! identities it is computed on an evenly spaced subset, which keeps the
-//! pairwise distances to a few MB. Fewer than `2 * MIN_CLUSTER_SIZE`
+//! identities, centres and silhouette come from an evenly spaced subset
+//! (pairwise distances stay a few MB, fitting stays near a second) and every
+//! identity joins its nearest centre. Fewer than `2 * MIN_CLUSTER_SIZE`
 //! identities make one cluster.
 
 use linfa::prelude::*;
@@ -16,10 +17,10 @@ use linfa_clustering::KMeans;
 use ndarray::{Array2, ArrayView2, Axis};
 
 /// More clusters than this stop meaning "teams" and start meaning "people".
-pub const MAX_K: usize = 24;
+pub const MAX_K: usize = 16;
 /// A cluster should be able to hold a handful of identities.
 pub const MIN_CLUSTER_SIZE: usize = 4;
-/// Identities the silhouette is computed on, at most.
+/// Identities the centres and the silhouette are computed on, at most.
 const SILHOUETTE_ROWS: usize = 2_000;
 
 /// The clustering chosen by the k rule.
@@ -66,11 +67,12 @@ pub fn learn(vectors: ArrayView2<f64>) -> Clusters {
     };
     let distances = pairwise(vectors, &subset);
     let records = vectors.to_owned();
-    let dataset = DatasetBase::from(records.clone());
+    // Centres are learned on the subset and every identity joins the nearest.
+    let dataset = DatasetBase::from(vectors.select(ndarray::Axis(0), &subset));
     let mut best: Option<(f64, usize, Vec<usize>, Array2<f64>)> = None;
     for k in 2..=max_k {
         let Ok(model) = KMeans::params(k)
-            .n_runs(4)
+            .n_runs(2)
             .max_n_iterations(200)
             .tolerance(1e-6)
             .fit(&dataset)

@@ -5,22 +5,6 @@ use polars::prelude::*;
 use super::fixture::{date, micros, Org};
 use super::support::*;
 
-fn list_strings(df: &DataFrame, column: &str, row: usize) -> Vec<String> {
-    let s = df
-        .column(column)
-        .unwrap()
-        .list()
-        .unwrap()
-        .get_as_series(row)
-        .unwrap();
-    s.str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn an_exec_burst_is_the_top_finding_with_its_reason_and_events() {
     let lake = tempfile::tempdir().unwrap();

@@ -34,6 +34,69 @@ fn the_embedded_sample_lake_ranks_every_attack_in_the_top_20_with_ap_at_least_0_
 }
 
 #[test]
+fn on_the_sample_lake_peers_are_learned_detectors_calibrated_and_the_forest_explains_itself() {
+    let out = tempfile::tempdir().unwrap();
+    let o = lakehound(&["run", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m = manifest(out.path());
+
+    // k-means found team-like groups, and the person who moved team behaves
+    // unlike the group their events still assert.
+    let learned = &m["identities"]["learned_groups"];
+    assert!(learned["k"].as_u64().unwrap() >= 2, "{learned}");
+    let identities =
+        std::fs::read_to_string(lakehound::app::sample_lake().join("identities.csv")).unwrap();
+    let mut rows_per_user = std::collections::BTreeMap::<&str, usize>::new();
+    for line in identities.lines().skip(1) {
+        *rows_per_user
+            .entry(line.split(',').next().unwrap())
+            .or_default() += 1;
+    }
+    let mover = rows_per_user.iter().find(|(_, n)| **n > 1).unwrap().0;
+    let unlike = m["identities"]["unlike_declared_group"].to_string();
+    assert!(unlike.contains(mover), "{mover} not in {unlike}");
+
+    // The over-confident count model is calibrated on the baseline rehearsal.
+    let calibration = m["calibration"].as_array().unwrap();
+    let count_spike = calibration
+        .iter()
+        .find(|c| c["detector"] == "count_spike")
+        .unwrap();
+    assert_eq!(count_spike["calibrated"], true, "{count_spike}");
+
+    // The forest contributes, and says which features isolated the day.
+    let df = findings(out.path());
+    let forest_reasons: Vec<String> = (0..df.height())
+        .flat_map(|i| list_strings(&df, "reasons", i))
+        .filter(|r| r.starts_with("unusual day in combination"))
+        .collect();
+    assert!(!forest_reasons.is_empty());
+    assert!(
+        forest_reasons.iter().all(|r| r.contains("% (")),
+        "{forest_reasons:?}"
+    );
+
+    // The new contractor is judged against the cluster its first days resemble.
+    let users = finding_users(out.path());
+    let row = users
+        .iter()
+        .position(|u| u == "etl-contractor-2@example.com")
+        .expect("the contractor reading payments secrets is a finding");
+    let peer_group = df
+        .column("peer_group")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(row)
+        .unwrap();
+    assert!(
+        peer_group.starts_with("learned from its first days"),
+        "{peer_group}"
+    );
+    assert!(!users.iter().any(|u| u == "etl-contractor@example.com"));
+}
+
+#[test]
 fn eval_prints_average_precision_and_recall() {
     let out = tempfile::tempdir().unwrap();
     assert_eq!(

@@ -89,3 +89,20 @@ pub fn shared_datasets(what: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// One row's list-of-strings cell, e.g. a finding's `reasons`.
+pub fn list_strings(df: &DataFrame, column: &str, row: usize) -> Vec<String> {
+    let s = df
+        .column(column)
+        .unwrap()
+        .list()
+        .unwrap()
+        .get_as_series(row)
+        .unwrap();
+    s.str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
