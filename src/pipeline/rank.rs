@@ -1,10 +1,10 @@
 //! Stage 5: evidence into findings. Per identity, evidence whose spans touch
-//! or overlap merges into one finding; per finding each detector contributes
-//! its strongest p-value and Fisher's method combines them over all
-//! configured detectors (a detector that saw nothing counts as p = 1). The
-//! combined p maps to the 0-100 score (`stats::score`). Findings below the
-//! threshold are dropped; the rest are ranked by score, ties broken by user
-//! and start time.
+//! or overlap merges into one finding. Per finding each detector contributes
+//! its strongest p-value, calibrated on the baseline (`calibrate`), and
+//! [`combine`] makes one p-value of them: Fisher's method over the detectors
+//! that reported, times the number of such subsets. That p maps to the 0-100
+//! score (`stats::score`). Findings below the threshold are dropped; the rest
+//! are ranked by score, ties broken by user and start time.
 
 use std::collections::BTreeMap;
 

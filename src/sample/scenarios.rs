@@ -795,7 +795,7 @@ pub fn emit_day(
         }
         emit.tag_since(mark, plan.label("slow_and_low", &person.email));
     }
-    subtle_scenarios(emit, org, plan, day0, day);
+    subtle_scenarios(emit, plan, day0, day);
     if day == s + 1 {
         // Incident: the whole checkout team, 5-8x their usual, for three hours.
         let team = plan.incident_team;
@@ -841,8 +841,7 @@ pub fn emit_day(
 /// The scenarios no single-axis detector is meant to catch alone. They draw
 /// from their own random stream, so adding them left every other scenario's
 /// events as they were.
-fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day: i64) {
-    let _ = org;
+fn subtle_scenarios(emit: &mut Emit, plan: &mut Plan, day0: i64, day: i64) {
     let s = plan.s;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5_0b71e ^ day as u64);
     let rng = &mut rng;
@@ -856,7 +855,6 @@ fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day:
         .concat();
         let mut t = day0 + 9 * MICROS_PER_HOUR + rng.random_range(0..MICROS_PER_HOUR);
         let ip = "10.8.14.23";
-        let agent = "kubectl/v1.30.2 (linux/amd64) kubernetes/6813625";
         for i in 0..rng.random_range(25..40) {
             t += rng.random_range(2 * MINUTE..12 * MINUTE);
             // Mostly a developer's day; every third call reaches further.
@@ -874,19 +872,7 @@ fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day:
             } else {
                 weighted(rng, org::KUBECTL_COMMON)
             };
-            let ns = namespaces[rng.random_range(0..namespaces.len())];
-            emit.k8s(
-                t,
-                QUIET_NEWCOMER,
-                "kubectl",
-                action,
-                ns,
-                rng.random_range(0..4),
-                day,
-                ip,
-                agent,
-                None,
-            );
+            newcomer_kubectl(emit, rng, (t, day), QUIET_NEWCOMER, ip, action, &namespaces);
         }
         emit.tag_since(mark, plan.label("quiet_newcomer", QUIET_NEWCOMER));
     }
@@ -916,20 +902,7 @@ fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day:
                     ],
                 );
                 let namespaces = TEAMS[team_index("payments")].namespaces;
-                let ns = namespaces[rng.random_range(0..namespaces.len())];
-                let agent = "kubectl/v1.30.2 (linux/amd64) kubernetes/6813625";
-                emit.k8s(
-                    t,
-                    user,
-                    "kubectl",
-                    action,
-                    ns,
-                    rng.random_range(0..4),
-                    day,
-                    ip,
-                    agent,
-                    None,
-                );
+                newcomer_kubectl(emit, rng, (t, day), user, ip, action, namespaces);
                 continue;
             }
             let action = weighted(rng, team.aws_actions);
@@ -946,6 +919,23 @@ fn subtle_scenarios(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day:
         }
         emit.tag_since(mark, plan.label(scenario, user));
     }
+}
+
+/// One kubectl call by an account in no group, from a Linux workstation,
+/// into one of `namespaces`.
+fn newcomer_kubectl(
+    emit: &mut Emit,
+    rng: &mut ChaCha8Rng,
+    (t, day): (i64, i64),
+    user: &str,
+    ip: &str,
+    action: &str,
+    namespaces: &[&str],
+) {
+    let ns = namespaces[rng.random_range(0..namespaces.len())];
+    let agent = "kubectl/v1.30.2 (linux/amd64) kubernetes/6813625";
+    let pod = rng.random_range(0..4);
+    emit.k8s(t, user, "kubectl", action, ns, pod, day, ip, agent, None);
 }
 
 /// Tracks each label's first and last event.
