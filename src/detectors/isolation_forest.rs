@@ -136,8 +136,9 @@ impl Detector for IsolationForestDetector {
     }
 
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
-        let usual = Usual::of_everyone(baselines);
-        let raw = feature_rows(&baselines.late_days, &usual, baselines);
+        let reach = action_reach(baselines);
+        let usual = Usual::of_everyone(baselines, &reach);
+        let raw = feature_rows(&baselines.late_days, &usual, &reach, baselines);
         let standard = Standardiser::fit(&baselines.late_days, &raw, baselines.users.len());
         let training = net_of_peers(
             &baselines.late_days,
@@ -167,6 +168,7 @@ impl Detector for IsolationForestDetector {
             calibration: TailCalibration::new(scores, self.params.tail_share),
             forest,
             usual,
+            reach,
             standard,
             b: baselines,
         }))
@@ -303,13 +305,15 @@ struct FittedForest<'a> {
     calibration: TailCalibration,
     forest: IsolationForest,
     usual: Vec<Usual>,
+    /// Share of identities doing each action.
+    reach: HashMap<u32, f64>,
     standard: Standardiser,
     b: &'a Baselines,
 }
 
 impl Fitted for FittedForest<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
-        let raw = feature_rows(&w.days, &self.usual, self.b);
+        let raw = feature_rows(&w.days, &self.usual, &self.reach, self.b);
         let rows = net_of_peers(&w.days, self.standard.apply(&w.days, raw.clone()), self.b);
         let scores = self.forest.scores(rows.view()).map_err(|e| DetectorError {
             detector: self.name.clone(),
@@ -377,10 +381,9 @@ struct Usual {
 }
 
 impl Usual {
-    fn of_everyone(b: &Baselines) -> Vec<Usual> {
-        let reach = action_reach(b);
+    fn of_everyone(b: &Baselines, reach: &HashMap<u32, f64>) -> Vec<Usual> {
         (0..b.users.len() as u32)
-            .map(|u| Usual::of(b, u, &reach))
+            .map(|u| Usual::of(b, u, reach))
             .collect()
     }
 
@@ -444,8 +447,12 @@ fn rarity(action: u32, reach: &HashMap<u32, f64>) -> f64 {
         .ln()
 }
 
-fn feature_rows(days: &[DayActivity], usual: &[Usual], b: &Baselines) -> Array2<f64> {
-    let reach = action_reach(b);
+fn feature_rows(
+    days: &[DayActivity],
+    usual: &[Usual],
+    reach: &HashMap<u32, f64>,
+    b: &Baselines,
+) -> Array2<f64> {
     let mut rows = Array2::zeros((days.len(), FEATURES.len()));
     for (i, d) in days.iter().enumerate() {
         let u = &usual[d.user as usize];
@@ -476,7 +483,7 @@ fn feature_rows(days: &[DayActivity], usual: &[Usual], b: &Baselines) -> Array2<
         let day_rarity = d
             .actions
             .iter()
-            .map(|(a, n)| f64::from(*n) * rarity(*a, &reach))
+            .map(|(a, n)| f64::from(*n) * rarity(*a, reach))
             .sum::<f64>()
             / events;
         let odd_hours = d

@@ -166,3 +166,69 @@ fn rehearsal(activity: &Activity, window: &Window) -> Option<(Activity, Window)>
     };
     Some((practice, practice_window))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::load::{Attr, CountRow};
+
+    const DAY: i64 = MICROS_PER_DAY;
+
+    #[test]
+    fn the_rehearsal_is_the_last_days_of_the_baseline_and_never_sees_the_window() {
+        let window = Window {
+            baseline_start: 0,
+            start: 28 * DAY,
+            end: 35 * DAY,
+            baseline_days: 28,
+        };
+        let count = |day: i64| CountRow {
+            user: 0,
+            bucket: day * DAY,
+            tool: 0,
+            action: 0,
+            n: 1,
+        };
+        let seen = |first_day: i64| SeenRow {
+            user: 0,
+            attr: Attr::Namespace,
+            value: first_day as u32,
+            first: first_day * DAY,
+            n_baseline: 1,
+            n_window: 1,
+        };
+        let activity = Activity {
+            counts: vec![count(3), count(22), count(30)],
+            seen: vec![seen(3), seen(22), seen(30)],
+            ..Default::default()
+        };
+        let (practice, w) = rehearsal(&activity, &window).unwrap();
+        assert_eq!((w.baseline_start, w.start, w.end), (0, 21 * DAY, 28 * DAY));
+        assert_eq!(w.baseline_days, 21);
+        let days: Vec<i64> = practice.counts.iter().map(|r| r.bucket / DAY).collect();
+        assert_eq!(days, vec![3, 22]);
+        // First seen on day 22 is new in the practice window; day 30 is unseen.
+        let flags: Vec<(u32, u32)> = practice
+            .seen
+            .iter()
+            .map(|r| (r.n_baseline, r.n_window))
+            .collect();
+        assert_eq!(flags, vec![(1, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn calibration_only_discounts_and_unknown_detectors_pass_through() {
+        let mut c = Calibration::default();
+        // A detector whose p = e^-30 shows up on 3 of 100 ordinary days.
+        let mut values = vec![0.0; 97];
+        values.extend([30.0, 30.0, 30.0]);
+        c.detectors
+            .push(Some(TailCalibration::surprise(values, ANCHOR)));
+        c.detectors.push(None);
+        let raw = (-30.0_f64).exp();
+        assert!(c.p_value(0, raw) > 0.01);
+        assert!(c.p_value(0, 1e-300) >= 1e-300);
+        assert_eq!(c.p_value(1, 1e-7), 1e-7);
+        assert_eq!(c.p_value(7, 0.5), 0.5);
+    }
+}
