@@ -136,6 +136,16 @@ impl Detector for IsolationForestDetector {
     }
 
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
+        let n = baselines.late_days.len();
+        if n < self.params.min_baseline_days {
+            tracing::warn!(
+                detector = %self.name,
+                baseline_days = n,
+                needed = self.params.min_baseline_days,
+                "Too few identity-days in the second half of the baseline to fit the forest; it abstains. Lengthen --baseline-days or score a larger org."
+            );
+            return Ok(Box::new(Abstain));
+        }
         let reach = action_reach(baselines);
         let usual = Usual::of_everyone(baselines, &reach);
         let raw = feature_rows(&baselines.late_days, &usual, &reach, baselines);
@@ -145,16 +155,6 @@ impl Detector for IsolationForestDetector {
             standard.apply(&baselines.late_days, raw),
             baselines,
         );
-        let n = baselines.late_days.len();
-        if n < self.params.min_baseline_days {
-            tracing::warn!(
-                detector = %self.name,
-                baseline_days = n,
-                needed = self.params.min_baseline_days,
-                "Too few identity-days in the second half of the baseline to fit the forest; it abstains. Lengthen --baseline-days."
-            );
-            return Ok(Box::new(Abstain));
-        }
         let failed = |e: crate::forest::ForestError| DetectorError {
             detector: self.name.clone(),
             reason: e.to_string(),
