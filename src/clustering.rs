@@ -15,6 +15,7 @@
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
 use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 /// More clusters than this stop meaning "teams" and start meaning "people".
 pub const MAX_K: usize = 16;
@@ -69,21 +70,27 @@ pub fn learn(vectors: ArrayView2<f64>) -> Clusters {
     let records = vectors.to_owned();
     // Centres are learned on the subset and every identity joins the nearest.
     let dataset = DatasetBase::from(vectors.select(ndarray::Axis(0), &subset));
+    // Each k is seeded alike (linfa's 42), so fitting them in parallel
+    // changes nothing but the wall time.
+    let fitted: Vec<(f64, usize, Vec<usize>, Array2<f64>)> = (2..=max_k)
+        .into_par_iter()
+        .filter_map(|k| {
+            let model = KMeans::params(k)
+                .n_runs(2)
+                .max_n_iterations(200)
+                .tolerance(1e-6)
+                .fit(&dataset)
+                .ok()?;
+            let assignment = model.predict(&records).to_vec();
+            let labels: Vec<usize> = subset.iter().map(|i| assignment[*i]).collect();
+            let s = silhouette(&distances, &labels, k);
+            Some((s, k, assignment, model.centroids().clone()))
+        })
+        .collect();
     let mut best: Option<(f64, usize, Vec<usize>, Array2<f64>)> = None;
-    for k in 2..=max_k {
-        let Ok(model) = KMeans::params(k)
-            .n_runs(2)
-            .max_n_iterations(200)
-            .tolerance(1e-6)
-            .fit(&dataset)
-        else {
-            continue;
-        };
-        let assignment = model.predict(&records).to_vec();
-        let labels: Vec<usize> = subset.iter().map(|i| assignment[*i]).collect();
-        let s = silhouette(&distances, &labels, k);
-        if best.as_ref().is_none_or(|(b, ..)| s > *b + 1e-12) {
-            best = Some((s, k, assignment, model.centroids().clone()));
+    for candidate in fitted {
+        if best.as_ref().is_none_or(|(b, ..)| candidate.0 > *b + 1e-12) {
+            best = Some(candidate);
         }
     }
     let Some((silhouette, k, assignment, centroids)) = best else {

@@ -71,17 +71,24 @@ impl Calibration {
     }
 }
 
+/// The practice split of a run's baseline, from [`rehearsal`].
+pub struct Rehearsal {
+    activity: Activity,
+    window: Window,
+}
+
+/// Calibrates every detector on the rehearsal (none: too short a baseline;
+/// every detector keeps its own p-values).
 pub fn fit(
     detectors: &[&dyn Detector],
-    activity: &Activity,
-    window: &Window,
+    rehearsal: Option<Rehearsal>,
     bucket: Bucket,
-    peers: &Peers,
+    peers: Peers,
 ) -> Calibration {
-    let Some((practice, practice_window)) = rehearsal(activity, window) else {
+    let Some(Rehearsal { activity, window }) = rehearsal else {
         return Calibration::default();
     };
-    let (baselines, current) = baseline::build(practice, &practice_window, bucket, peers.clone());
+    let (baselines, current) = baseline::build(activity, &window, bucket, peers);
     let scored = score::run(detectors, &baselines, &current);
     let active_days = current.days.len();
     let mut strongest: Vec<HashMap<(u32, i64), f64>> = vec![HashMap::new(); detectors.len()];
@@ -119,7 +126,7 @@ pub fn fit(
 
 /// The baseline split into a practice baseline and a practice window, with
 /// the aggregates cut to match; `None` when the baseline is too short.
-fn rehearsal(activity: &Activity, window: &Window) -> Option<(Activity, Window)> {
+pub fn rehearsal(activity: &Activity, window: &Window) -> Option<Rehearsal> {
     let window_days = (window.end - window.start) / MICROS_PER_DAY;
     let practice_days = window_days.min(i64::from(window.baseline_days) / 2);
     if practice_days < 1 {
@@ -164,7 +171,10 @@ fn rehearsal(activity: &Activity, window: &Window) -> Option<(Activity, Window)>
         asserted_groups: Vec::new(),
         quality: Default::default(),
     };
-    Some((practice, practice_window))
+    Some(Rehearsal {
+        activity: practice,
+        window: practice_window,
+    })
 }
 
 #[cfg(test)]
@@ -202,7 +212,10 @@ mod tests {
             seen: vec![seen(3), seen(22), seen(30)],
             ..Default::default()
         };
-        let (practice, w) = rehearsal(&activity, &window).unwrap();
+        let Rehearsal {
+            activity: practice,
+            window: w,
+        } = rehearsal(&activity, &window).unwrap();
         assert_eq!((w.baseline_start, w.start, w.end), (0, 21 * DAY, 28 * DAY));
         assert_eq!(w.baseline_days, 21);
         let days: Vec<i64> = practice.counts.iter().map(|r| r.bucket / DAY).collect();

@@ -112,18 +112,22 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
     lap("context");
     let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
-    progress.stage("Calibrating the detectors on the baseline");
-    let calibration = calibrate::fit(&detectors, &activity, &job.window, job.bucket, &peers);
-    lap("calibrate");
-    progress.stage("Building baselines");
+    progress.stage("Building baselines, scoring the window, calibrating on the baseline");
+    let rehearsal = calibrate::rehearsal(&activity, &job.window);
     let quality = activity.quality.clone();
-    let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
-    info!(identities = baselines.users.len(), "Built baselines.");
-    lap("baseline");
-    progress.stage("Scoring the window");
-    let scored = score::run(&detectors, &baselines, &current);
-    info!(evidence = scored.evidence.len(), "Scored the window.");
-    lap("score");
+    let practice_peers = peers.clone();
+    // The rehearsal and the real scoring share nothing, so they run side by side.
+    let (calibration, (baselines, current, scored)) = rayon::join(
+        || calibrate::fit(&detectors, rehearsal, job.bucket, practice_peers),
+        || {
+            let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
+            info!(identities = baselines.users.len(), "Built baselines.");
+            let scored = score::run(&detectors, &baselines, &current);
+            info!(evidence = scored.evidence.len(), "Scored the window.");
+            (baselines, current, scored)
+        },
+    );
+    lap("baseline_score_calibrate");
     let (mut findings, candidates) =
         rank::top_findings(&scored, &calibration, &baselines, &current, job.rank);
     lap("rank");
