@@ -77,7 +77,13 @@ fn the_manifest_counts_partitions_events_and_identities() {
         m["findings"].as_u64().unwrap() as usize,
         findings(out.path()).height()
     );
-    for stage in ["discover", "load", "baseline", "score", "rank"] {
+    for stage in [
+        "discover",
+        "load",
+        "context",
+        "baseline_score_calibrate",
+        "rank",
+    ] {
         assert!(m["timings_ms"][stage].is_number(), "timing for {stage}");
     }
 }
