@@ -106,7 +106,11 @@ pub fn fit(
         values.resize(active_days.max(values.len()), 0.0);
         values.sort_by(f64::total_cmp);
         let calibrated = with_evidence >= MIN_TAIL;
-        tracing::debug!(detector = detector.name(), top = ?values.iter().rev().take(40).map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(), "Practice surprises.");
+        tracing::debug!(
+            detector = detector.name(),
+            strongest = ?values.iter().rev().take(5).collect::<Vec<_>>(),
+            "Strongest practice surprises (-ln p)."
+        );
         out.detectors
             .push(calibrated.then(|| TailCalibration::surprise(values, ANCHOR)));
         out.report.push(CalibrationReport {
