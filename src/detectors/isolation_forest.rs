@@ -34,7 +34,7 @@ use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError}
 use crate::forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
 use crate::pipeline::baseline::{Baselines, DayActivity, WindowActivity};
 use crate::pipeline::load::Attr;
-use crate::stats::{fmt_amount, fmt_p, TailCalibration};
+use crate::stats::{fisher, fmt_amount, fmt_p, TailCalibration};
 use crate::window::{hour_of_week, rfc3339, MICROS_PER_DAY};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,10 +319,19 @@ impl Fitted for FittedForest<'_> {
             detector: self.name.clone(),
             reason: e.to_string(),
         })?;
+        let ps: Vec<f64> = scores
+            .iter()
+            .map(|s| self.calibration.p_value(*s))
+            .collect();
         let mut out = Vec::new();
-        for (((day, score), row), raw) in w.days.iter().zip(scores).zip(rows.rows()).zip(raw.rows())
+        for ((((day, score), p), row), raw) in w
+            .days
+            .iter()
+            .zip(scores)
+            .zip(ps.iter().copied())
+            .zip(rows.rows())
+            .zip(raw.rows())
         {
-            let p = self.calibration.p_value(score);
             if p >= self.report_p {
                 continue;
             }
@@ -364,7 +373,77 @@ impl Fitted for FittedForest<'_> {
                 actions: departing_actions(day, usual, self.b),
             });
         }
+        out.extend(self.days_running(&w.days, &ps));
         Ok(out)
+    }
+}
+
+/// Days an identity must be active in the window before its days are
+/// combined.
+const MIN_DAYS_RUNNING: usize = 3;
+/// The combined p must be this much below the oddest day's: otherwise that
+/// day says it all, and a week-long span would only blur when it happened.
+const RUNNING_GAIN: f64 = 0.1;
+
+impl FittedForest<'_> {
+    /// The same identity a little odd day after day (a few reads of other
+    /// teams' secrets each day for a week): Fisher's method over its daily
+    /// p-values. Reported when below `report_p` and ten times stronger than
+    /// its oddest day alone, as one piece of evidence over its active days.
+    fn days_running(&self, days: &[DayActivity], ps: &[f64]) -> Vec<Evidence> {
+        let width = self.b.bucket.micros;
+        let mut out = Vec::new();
+        // Days are sorted by (user, day): one run of rows per identity.
+        for run in days
+            .iter()
+            .zip(ps)
+            .collect::<Vec<_>>()
+            .chunk_by(|a, b| a.0.user == b.0.user)
+        {
+            if run.len() < MIN_DAYS_RUNNING {
+                continue;
+            }
+            let daily: Vec<f64> = run.iter().map(|(_, p)| **p).collect();
+            let p = fisher(&daily);
+            let oddest = daily.iter().copied().fold(1.0, f64::min);
+            if p >= self.report_p || p >= oddest * RUNNING_GAIN {
+                continue;
+            }
+            let (first, last) = (run[0].0, run[run.len() - 1].0);
+            let usual = &self.usual[first.user as usize];
+            let mut actions: Vec<u32> = Vec::new();
+            for (day, _) in run {
+                for a in departing_actions(day, usual, self.b) {
+                    if !actions.contains(&a) && actions.len() < EVIDENCE_ACTIONS {
+                        actions.push(a);
+                    }
+                }
+            }
+            let shown: Vec<String> = run
+                .iter()
+                .map(|(d, p)| format!("{} p = {}", &rfc3339(d.day)[5..10], fmt_p(**p)))
+                .collect();
+            out.push(Evidence {
+                user: first.user,
+                start: first.buckets.first().copied().unwrap_or(first.day),
+                end: last
+                    .buckets
+                    .last()
+                    .map_or(last.day + MICROS_PER_DAY, |b| b + width),
+                p_value: p,
+                reason: format!(
+                    "unusual {} days running (combined p = {}; its oddest day alone p = {}): {}",
+                    run.len(),
+                    fmt_p(p),
+                    fmt_p(oddest),
+                    shown.join(", ")
+                ),
+                observed: run.len() as f64,
+                expected: 0.0,
+                actions,
+            });
+        }
+        out
     }
 }
 

@@ -76,6 +76,23 @@ fn on_the_sample_lake_peers_are_learned_detectors_calibrated_and_the_forest_expl
         "{forest_reasons:?}"
     );
 
+    // The slow-and-low reader is a little odd every day: the forest says so
+    // once for the whole run of days.
+    let labels = std::fs::read_to_string(lakehound::app::sample_lake().join("labels.csv")).unwrap();
+    let slow = labels
+        .lines()
+        .find(|l| l.starts_with("slow_and_low,"))
+        .and_then(|l| l.split(',').nth(2))
+        .unwrap();
+    let slow_reasons: Vec<String> = (0..df.height())
+        .filter(|i| df.column("user").unwrap().str().unwrap().get(*i) == Some(slow))
+        .flat_map(|i| list_strings(&df, "reasons", i))
+        .collect();
+    assert!(
+        slow_reasons.iter().any(|r| r.contains("days running")),
+        "{slow_reasons:?}"
+    );
+
     // The new contractor is judged against the cluster its first days resemble.
     let users = finding_users(out.path());
     let row = users
