@@ -1,5 +1,5 @@
-//! Stage 3b: calibrate every detector on ordinary days, so their p-values
-//! mean the same thing before they are combined.
+//! Stage 3, beside the baseline: calibrate every detector on ordinary days,
+//! so their p-values mean the same thing before they are combined.
 //!
 //! The single-axis detectors' p-values come from models (negative binomial,
 //! Poisson, smoothed profiles) that real behaviour departs from: an
@@ -16,10 +16,11 @@
 //! ([`TailCalibration::surprise`]): the calibrated p-value is the share of
 //! practice identity-days with evidence at least as strong from this
 //! detector, and past the third strongest of them the detector's own tail
-//! shape takes over (each further nat of surprise divides the chance by e). Calibration only discounts: a calibrated p is
-//! never below the detector's own. A detector that reported on fewer than
-//! `MIN_TAIL` practice identity-days keeps its own p-values (its model is
-//! not contradicted by the data). The isolation forest is calibrated on
+//! shape takes over (each further nat of surprise divides the chance by e).
+//! Calibration only discounts: a calibrated p is never below the
+//! detector's own. A detector that reported on fewer than `MIN_TAIL`
+//! practice identity-days keeps its own p-values (its model is not
+//! contradicted by the data). The isolation forest is calibrated on
 //! baseline days already and passes through unchanged in practice.
 
 use std::collections::HashMap;
