@@ -39,10 +39,6 @@ pub struct Clusters {
 }
 
 impl Clusters {
-    pub fn size(&self, cluster: usize) -> usize {
-        self.assignment.iter().filter(|c| **c == cluster).count()
-    }
-
     /// The cluster whose centre is nearest `vector` (e.g. a newcomer's).
     pub fn nearest(&self, vector: &[f64]) -> usize {
         (0..self.centroids.nrows())
@@ -231,7 +227,7 @@ mod tests {
     #[test]
     fn too_few_rows_make_one_cluster() {
         let c = learn(blobs().slice(ndarray::s![..7, ..]));
-        assert_eq!((c.k, c.size(0)), (1, 7));
+        assert_eq!((c.k, c.assignment.clone()), (1, vec![0; 7]));
     }
 
     #[test]

@@ -111,23 +111,14 @@ fn outliers_refuses_a_missing_column_or_value_naming_it() {
     let input = dir.path().join("features.parquet");
     let out = dir.path().join("scores.parquet");
     feature_table(&input, true);
-    let run = |features: &str| outliers(&input, &out, features, &[]);
-    let missing = run("logins,nope");
-    assert_eq!(code(&missing), 2);
-    assert!(
-        stderr(&missing).contains("no column \"nope\""),
-        "{}",
-        stderr(&missing)
-    );
-    let gap = run("logins,bytes");
-    assert_eq!(code(&gap), 2);
-    assert!(
-        stderr(&gap).contains("feature \"bytes\" is empty in row 17"),
-        "{}",
-        stderr(&gap)
-    );
-    let text = run("user");
-    assert_eq!(code(&text), 2);
-    assert!(stderr(&text).contains("not a number"), "{}", stderr(&text));
+    for (features, says) in [
+        ("logins,nope", "no column \"nope\""),
+        ("logins,bytes", "feature \"bytes\" is empty in row 17"),
+        ("user", "not a number"),
+    ] {
+        let refused = outliers(&input, &out, features, &[]);
+        assert_eq!(code(&refused), 2, "{features}");
+        assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
+    }
     assert!(!out.exists(), "nothing written on refusal");
 }
