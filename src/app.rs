@@ -20,12 +20,9 @@ pub enum Outcome {
     Partial,
 }
 
-/// The checkout's own folders: the embedded sample lake and default models.
+/// The checkout's embedded sample lake, what `run` scores without `--lake`.
 pub fn sample_lake() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
-}
-pub fn default_models() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
 pub fn run(cli: &Cli) -> Result<Outcome> {
@@ -152,8 +149,13 @@ pub fn job(args: &RunArgs) -> Result<Job> {
             reason: format!("{} is outside 0-100", args.min_score),
         });
     }
-    let models_dir = args.models.clone().unwrap_or_else(default_models);
-    let models = detectors::load_models(&models_dir)?;
+    let (models, models_origin) = match &args.models {
+        Some(dir) => (detectors::load_models(dir)?, dir.display().to_string()),
+        None => (
+            detectors::builtin_models()?,
+            detectors::BUILTIN_MODELS_ORIGIN.to_owned(),
+        ),
+    };
     if !lake.is_dir() {
         return Err(Error::LakeNotFound { path: lake });
     }
@@ -163,7 +165,7 @@ pub fn job(args: &RunArgs) -> Result<Job> {
     arguments.insert("to".into(), to.to_string());
     arguments.insert("baseline_days".into(), args.baseline_days.to_string());
     arguments.insert("bucket_micros".into(), args.bucket.micros.to_string());
-    arguments.insert("models".into(), models_dir.display().to_string());
+    arguments.insert("models".into(), models_origin);
     arguments.insert("min_score".into(), args.min_score.to_string());
     arguments.insert("max_findings".into(), args.max_findings.to_string());
     if let Some(c) = &args.context {

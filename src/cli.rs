@@ -143,7 +143,8 @@ pub struct RunArgs {
     /// Bucket width for counts and time-of-week: 15m, 30m, 1h, 1d (must divide a day).
     #[arg(long, default_value = "1h", value_name = "WIDTH")]
     pub bucket: Bucket,
-    /// Folder of detector model files (*.toml). Default: models/ of this checkout.
+    /// Folder of detector model files (*.toml). Default: the models/ shipped
+    /// with lakehound, built into the binary.
     #[arg(long, env = "LAKEHOUND_MODELS", value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Identity table (CSV: user,group,valid_from,valid_to) for peer groups,

@@ -128,7 +128,12 @@ pub fn load_model(path: &Path) -> Result<Box<dyn Detector>> {
         path: path.to_path_buf(),
         source,
     })?;
-    let file: ModelFile = toml::from_str(&text).map_err(|source| Error::ParseModel {
+    parse_model(&text, path)
+}
+
+/// Checks one model file's text; `path` names it in errors.
+fn parse_model(text: &str, path: &Path) -> Result<Box<dyn Detector>> {
+    let file: ModelFile = toml::from_str(text).map_err(|source| Error::ParseModel {
         path: path.to_path_buf(),
         source,
     })?;
@@ -136,6 +141,40 @@ pub fn load_model(path: &Path) -> Result<Box<dyn Detector>> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The shipped `models/`, compiled into the binary, so an installed or
+/// containerised `lakehound` runs without its checkout. `--models DIR`
+/// replaces them.
+pub const BUILTIN_MODELS: [(&str, &str); 5] = [
+    ("breadth.toml", include_str!("../../models/breadth.toml")),
+    (
+        "count_spike.toml",
+        include_str!("../../models/count_spike.toml"),
+    ),
+    (
+        "isolation_forest.toml",
+        include_str!("../../models/isolation_forest.toml"),
+    ),
+    ("novelty.toml", include_str!("../../models/novelty.toml")),
+    (
+        "time_of_week.toml",
+        include_str!("../../models/time_of_week.toml"),
+    ),
+];
+
+/// Where the built-in models say they come from, in logs and run.json.
+pub const BUILTIN_MODELS_ORIGIN: &str = "built-in";
+
+/// [`BUILTIN_MODELS`], checked; each is named `built-in/<file>`.
+pub fn builtin_models() -> Result<Vec<(PathBuf, Box<dyn Detector>)>> {
+    BUILTIN_MODELS
+        .iter()
+        .map(|(file, text)| {
+            let path = Path::new(BUILTIN_MODELS_ORIGIN).join(file);
+            parse_model(text, &path).map(|model| (path, model))
+        })
+        .collect()
 }
 
 /// Every `*.toml` in `dir`, sorted by file name, checked. Two files with the

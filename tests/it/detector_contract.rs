@@ -1,6 +1,8 @@
 //! Every model in models/ honours the detector contract.
 
-use lakehound::detectors::load_models;
+use std::path::Path;
+
+use lakehound::detectors::{builtin_models, BUILTIN_MODELS};
 use lakehound::pipeline::{baseline, context, load};
 use lakehound::window::{Bound, Bucket, Window};
 
@@ -8,7 +10,7 @@ use super::fixture::Org;
 
 #[test]
 fn every_shipped_model_honours_the_detector_contract() {
-    let models = load_models(&lakehound::app::default_models()).unwrap();
+    let models = builtin_models().unwrap();
     assert!(models.len() >= 4, "models/ ships the detectors");
     let lake = tempfile::tempdir().unwrap();
     Org::ordinary(30).with_exec_spike().write(lake.path());
@@ -49,5 +51,28 @@ fn every_shipped_model_honours_the_detector_contract() {
     assert!(
         fired >= 1,
         "the exec burst is evidence for at least one detector"
+    );
+}
+
+#[test]
+fn the_built_in_models_are_the_models_folder_file_for_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut shipped: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    shipped.sort();
+    let built_in: Vec<(String, String)> = BUILTIN_MODELS
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.to_string()))
+        .collect();
+    assert_eq!(
+        built_in, shipped,
+        "BUILTIN_MODELS in src/detectors/mod.rs lists every models/*.toml, in name order"
     );
 }

@@ -39,6 +39,9 @@ fn on_the_sample_lake_peers_are_learned_detectors_calibrated_and_the_forest_expl
     let o = lakehound(&["run", "--out", out.path().to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let m = manifest(out.path());
+    // Without --models the models compiled into the binary ran, not a path
+    // that only exists in this checkout.
+    assert_eq!(m["arguments"]["models"], "built-in");
 
     // k-means found team-like groups, and the person who moved team behaves
     // unlike the group their events still assert.
