@@ -1,6 +1,8 @@
-//! Reading the ODDS/ADBench sets in ../shared/datasets/adbench and the
-//! scikit-learn reference figures its README gives (100 trees, 256 samples,
-//! seeds 0-2). Shared by the AUC test (`forest.rs`) and `benches/forest.rs`.
+//! Reading the ODDS/ADBench sets in ../shared/datasets/adbench, the
+//! scikit-learn reference figures (its README's, seeds 0-2, and
+//! tests/fixtures/adbench_sklearn.csv, per seed), and fitting lakehound's
+//! forest with the same settings. Shared by the AUC test (`forest.rs`) and
+//! `benches/forest.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -93,39 +95,97 @@ fn read_as_f64<D: ndarray::Dimension>(
         .map(|a| a.mapv(f64::from))
 }
 
-/// scikit-learn's mean ROC-AUC over seeds 0-9 per set, as
-/// `benches/sklearn_iforest.py` measured it into tests/fixtures.
-pub fn sklearn_ten_seeds() -> Vec<(String, f64)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adbench_sklearn.csv");
-    let text = std::fs::read_to_string(&path).expect("the scikit-learn reference");
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("set,"))
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            (
-                cells[0].to_owned(),
-                cells[2].parse().expect("auc_seeds_0_9"),
-            )
-        })
-        .collect()
+/// scikit-learn's ROC-AUC per set and seed, as `benches/sklearn_iforest.py`
+/// measured it into tests/fixtures/adbench_sklearn.csv.
+pub struct SklearnReference {
+    /// (set, AUC of seeds 0, 1, ...) in the file's order.
+    pub aucs: Vec<(String, Vec<f64>)>,
+    /// Seeds per set (the same for every set).
+    pub seeds: usize,
 }
 
-/// Mean ROC-AUC of lakehound's forest over `seeds`, with scikit-learn's
-/// settings (100 trees, 256 samples).
-pub fn forest_auc(set: &Set, seeds: std::ops::Range<u64>) -> f64 {
-    let aucs: Vec<f64> = seeds
-        .map(|seed| {
-            let forest = lakehound::forest::IsolationForestParams {
-                seed,
-                ..Default::default()
-            }
-            .check()
-            .expect("default parameters are valid")
-            .fit(set.x.view())
-            .expect("the set fits");
-            let scores = forest.scores(set.x.view()).expect("the set scores");
-            lakehound::eval::roc_auc(&scores, &set.y).expect("both classes present")
-        })
-        .collect();
-    aucs.iter().sum::<f64>() / aucs.len() as f64
+impl SklearnReference {
+    pub fn mean_of(&self, set: &str) -> f64 {
+        self.aucs
+            .iter()
+            .find(|(name, _)| name == set)
+            .map(|(_, aucs)| Spread::of(aucs).mean)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+pub fn sklearn_reference() -> SklearnReference {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adbench_sklearn.csv");
+    let text = std::fs::read_to_string(&path).expect("the scikit-learn reference");
+    let mut aucs: Vec<(String, Vec<f64>)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.starts_with("set,") {
+            continue;
+        }
+        // set,seed,auc
+        let cells: Vec<&str> = line.split(',').collect();
+        let (set, seed, auc) = (cells[0], cells[1], cells[2]);
+        let auc: f64 = auc
+            .parse()
+            .unwrap_or_else(|_| panic!("{}:{}: auc {auc:?}", path.display(), n + 1));
+        match aucs.last_mut() {
+            Some((name, list)) if name == set => list.push(auc),
+            _ => aucs.push((set.to_owned(), vec![auc])),
+        }
+        let seed: usize = seed.parse().expect("seed");
+        assert_eq!(
+            seed + 1,
+            aucs.last().unwrap().1.len(),
+            "{}:{}: seeds in order from 0",
+            path.display(),
+            n + 1
+        );
+    }
+    let seeds = aucs.first().map_or(0, |(_, a)| a.len());
+    assert!(
+        aucs.iter().all(|(_, a)| a.len() == seeds),
+        "every set has the same seeds"
+    );
+    SklearnReference { aucs, seeds }
+}
+
+/// Mean and sample standard deviation of per-seed AUCs.
+pub struct Spread {
+    pub mean: f64,
+    pub sd: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Spread {
+            mean,
+            sd: var.sqrt(),
+        }
+    }
+}
+
+/// Anomaly scores of lakehound's forest fitted and scored on the whole set
+/// with scikit-learn's settings (100 trees, 256 samples) and `seed`.
+pub fn forest_scores(set: &Set, seed: u64) -> Vec<f64> {
+    lakehound::forest::IsolationForestParams {
+        seed,
+        ..Default::default()
+    }
+    .check()
+    .expect("default parameters are valid")
+    .fit(set.x.view())
+    .expect("the set fits")
+    .scores(set.x.view())
+    .expect("the set scores")
+}
+
+pub fn auc(set: &Set, scores: &[f64]) -> f64 {
+    lakehound::eval::roc_auc(scores, &set.y).expect("both classes present")
+}
+
+pub fn forest_auc(set: &Set, seed: u64) -> f64 {
+    auc(set, &forest_scores(set, seed))
 }
