@@ -161,3 +161,33 @@ fn count_files(dir: &Path) -> usize {
         .map(|e| std::fs::read_dir(e.unwrap().path()).unwrap().count())
         .sum()
 }
+
+#[test]
+fn a_newcomer_nearest_a_small_cluster_is_judged_against_the_org() {
+    // In seed 1's org the quiet newcomer's first days sit nearest a cluster
+    // of three: against three peers nothing it touched could look rare, and
+    // it was missed. A cluster that small is not a peer group to judge by.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let out = dir.path().join("out");
+    let lake_arg = lake.to_str().unwrap();
+    let o = lakehound(&["sample", "--seed", "1", "--out", lake_arg]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_on(&lake, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let users = finding_users(&out);
+    let rank = users
+        .iter()
+        .position(|u| u == "ops-temp@example.com")
+        .unwrap_or_else(|| panic!("the quiet newcomer is a finding: {users:?}"));
+    let found = findings(&out);
+    let peers = found.column("peer_group").unwrap().str().unwrap().get(rank);
+    assert_eq!(peers, Some("org"));
+    let labels = eval::read_labels(&lake.join("labels.csv")).unwrap();
+    let report = eval::evaluate(
+        &labels,
+        &eval::read_findings(&eval::findings_path(&out).unwrap()).unwrap(),
+        &[20],
+    );
+    assert_eq!(report.recall_at, vec![(20, 1.0)], "{:?}", report.labels);
+}
