@@ -133,6 +133,16 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         }
         (None, from, to) => {
             let lake = sample_lake();
+            if !lake.is_dir() {
+                return Err(Error::InvalidArgument {
+                    arg: "--lake",
+                    reason: format!(
+                        "none given, and the sample lake this binary was built with ({}) is gone; \
+                         pass --lake DIR --from DATE --to DATE",
+                        lake.display()
+                    ),
+                });
+            }
             let (s_from, s_to) =
                 sample::scoring_window(&lake).map_err(|source| Error::Sample { source })?;
             (
