@@ -77,7 +77,7 @@ const MIN_GROUP_PEERS: usize = 2;
 /// by, so the identity gets the org instead. Rarity among m peers is
 /// smoothed by half a peer, so nothing can look rarer than 0.5/(m+1): three
 /// peers cannot call anything rare (seed 1's quiet newcomer was missed
-/// that way). Every value from 5 to 12 gave the same findings on the seven
+/// that way). Thresholds of 5, 8 and 12 gave the same findings on the seven
 /// sample seeds.
 const MIN_LEARNED_PEERS: usize = 8;
 
