@@ -7,18 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::cli::{
     Cli, Command, EvalArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, SampleArgs,
 };
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::exit::{Failure, Outcome};
 use crate::pipeline::{self, rank::RankOptions, Job};
 use crate::window::{rfc3339, Bound, Window};
-use crate::{detectors, eval, forest, ingest, outliers, sample};
+use crate::{eval, forest, ingest, models, outliers, sample};
 
-/// How a successful command ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Clean,
-    /// Finished, but something was skipped or failed (exit code 1).
-    Partial,
-}
+type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// The checkout's embedded sample lake, what `run` scores without `--lake`.
 pub fn sample_lake() -> PathBuf {
@@ -129,7 +124,8 @@ pub fn job(args: &RunArgs) -> Result<Job> {
                 arg: "--from/--to",
                 reason: "both are required with --lake, e.g. --from 2026-11-02 --to 2026-11-08"
                     .into(),
-            })
+            }
+            .into())
         }
         (None, from, to) => {
             let lake = sample_lake();
@@ -141,10 +137,10 @@ pub fn job(args: &RunArgs) -> Result<Job> {
                          pass --lake DIR --from DATE --to DATE",
                         lake.display()
                     ),
-                });
+                }
+                .into());
             }
-            let (s_from, s_to) =
-                sample::scoring_window(&lake).map_err(|source| Error::Sample { source })?;
+            let (s_from, s_to) = sample::scoring_window(&lake)?;
             (
                 lake,
                 from.unwrap_or(Bound::Date(s_from)),
@@ -153,21 +149,12 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         }
     };
     let window = Window::new(from, to, args.baseline_days)?;
-    if !(0.0..=100.0).contains(&args.min_score) {
-        return Err(Error::InvalidArgument {
-            arg: "--min-score",
-            reason: format!("{} is outside 0-100", args.min_score),
-        });
-    }
     let (models, models_origin) = match &args.models {
-        Some(dir) => (detectors::load_models(dir)?, dir.display().to_string()),
-        None => (
-            detectors::builtin_models()?,
-            detectors::BUILTIN_MODELS_ORIGIN.to_owned(),
-        ),
+        Some(dir) => (models::load_dir(dir)?, dir.display().to_string()),
+        None => (models::builtin()?, models::BUILTIN_MODELS_ORIGIN.to_owned()),
     };
     if !lake.is_dir() {
-        return Err(Error::LakeNotFound { path: lake });
+        return Err(Error::LakeNotFound { path: lake }.into());
     }
     let mut arguments = BTreeMap::new();
     arguments.insert("lake".into(), lake.display().to_string());
@@ -243,8 +230,7 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
     } else {
         sample::Output::Lake
     };
-    let summary = sample::generate_as(&options, &args.out, output)
-        .map_err(|source| Error::Sample { source })?;
+    let summary = sample::generate_as(&options, &args.out, output)?;
     let out = args.out.display();
     let next = if args.raw {
         let raw = args.out.join(sample::raw::RAW_DIR);

@@ -2,9 +2,33 @@
 
 use std::path::PathBuf;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::window::{Bound, Bucket};
+use crate::window::{Bound, Bucket, MAX_BASELINE_DAYS};
+
+/// Upper bounds of the numeric flags: past them a value is a typo, and
+/// would only exhaust memory or time before failing.
+const MAX_FINDINGS: u64 = 100_000;
+const MAX_TREES: u64 = 100_000;
+const MAX_SAMPLE: u64 = 1 << 24;
+const MAX_SAMPLE_USERS: u64 = 10_000_000;
+const MAX_SAMPLE_DAYS: i64 = 3_650;
+const MAX_SAMPLE_EVENTS: u64 = 10_000_000_000;
+
+/// A `usize` flag limited to `min..=max`.
+fn ranged(min: u64, max: u64) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(min..=max)
+}
+
+/// `--min-score`: a number from 0 to 100.
+fn score(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is outside 0-100")),
+        Err(_) => Err(format!("{s:?} is not a number from 0 to 100")),
+    }
+}
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -106,16 +130,17 @@ pub struct OutliersArgs {
     #[arg(long, value_name = "FILE.parquet")]
     pub out: PathBuf,
     /// Trees in the forest.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = ranged(1, MAX_TREES))]
     pub trees: usize,
-    /// Rows drawn to grow each tree.
-    #[arg(long, default_value_t = 256)]
+    /// Rows drawn to grow each tree (all rows when the table has fewer).
+    #[arg(long, default_value_t = 256, value_parser = ranged(2, MAX_SAMPLE))]
     pub sample: usize,
     /// Seed of the trees' random streams (the same seed reproduces the scores).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Extended isolation forest: dimensions beyond one each split mixes.
-    #[arg(long, default_value_t = 0)]
+    /// Extended isolation forest: dimensions beyond one each split mixes
+    /// (below the number of features).
+    #[arg(long, default_value_t = 0, value_parser = ranged(0, 1_000))]
     pub extension_level: usize,
 }
 
@@ -137,8 +162,9 @@ pub struct RunArgs {
     /// a rerun of the same window replaces them.
     #[arg(long, env = "LAKEHOUND_OUT", value_name = "DIR")]
     pub out: PathBuf,
-    /// Days before --from that form each identity's baseline.
-    #[arg(long, default_value_t = 28, value_name = "DAYS")]
+    /// Days before --from that form each identity's baseline (1-3650).
+    #[arg(long, default_value_t = 28, value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BASELINE_DAYS)))]
     pub baseline_days: u32,
     /// Bucket width for counts and time-of-week: 15m, 30m, 1h, 1d (must divide a day).
     #[arg(long, default_value = "1h", value_name = "WIDTH")]
@@ -153,13 +179,13 @@ pub struct RunArgs {
     pub context: Option<PathBuf>,
     /// Keep findings scoring at least this (0-100). 25 is a calibrated p of
     /// about 6e-4: about one ordinary identity-day in 1,700 scores as high.
-    #[arg(long, default_value_t = 25.0, value_name = "SCORE")]
+    #[arg(long, default_value_t = 25.0, value_name = "SCORE", value_parser = score)]
     pub min_score: f64,
     /// At most this many findings: an analyst's day, not a flood.
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = ranged(1, MAX_FINDINGS))]
     pub max_findings: usize,
     /// Print this many top findings to stdout when done.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = ranged(0, MAX_FINDINGS))]
     pub show: usize,
 }
 
@@ -169,13 +195,13 @@ pub struct SampleArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Human identities (service and control-plane identities come on top).
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 150, value_parser = ranged(20, MAX_SAMPLE_USERS))]
     pub users: usize,
     /// Days of history, ending at --end.
-    #[arg(long, default_value_t = 35)]
+    #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u32).range(14..=MAX_SAMPLE_DAYS))]
     pub days: u32,
     /// Approximate number of events.
-    #[arg(long, default_value_t = 250_000)]
+    #[arg(long, default_value_t = 250_000, value_parser = clap::value_parser!(u64).range(10_000..=MAX_SAMPLE_EVENTS))]
     pub events: u64,
     /// Random seed; the same seed and options give the same lake.
     #[arg(long, default_value_t = 7)]

@@ -1,5 +1,7 @@
 //! Library errors. Each variant says what was being done and on what; the
-//! cause sits in `source` so a chain printer shows it once.
+//! cause sits in `source` so a chain printer shows it once. Whether a
+//! scheduler should retry is decided in one place, `crate::exit`, from
+//! [`Fault`]s these errors report.
 
 use std::path::PathBuf;
 
@@ -7,42 +9,22 @@ use polars::prelude::PolarsError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a scheduler should make of a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The input or the arguments are wrong: retrying gives the same (exit 2).
+    Permanent,
+    /// The environment failed (disk, network, a busy lake): a retry may pass (exit 3).
+    Transient,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    // ---- usage and configuration: retrying will not help (exit 2) ----
     #[error("invalid value for {arg}: {reason}")]
     InvalidArgument { arg: &'static str, reason: String },
 
     #[error("lake {path} does not exist (expected {path}/events/dt=YYYY-MM-DD/*.parquet)")]
     LakeNotFound { path: PathBuf },
-
-    #[error("cannot read models directory {path}")]
-    ModelDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-
-    #[error("models directory {path} holds no *.toml model files")]
-    NoModels { path: PathBuf },
-
-    #[error("invalid model file {path}")]
-    ParseModel {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-
-    #[error("invalid model file {path}")]
-    InvalidModel {
-        path: PathBuf,
-        source: crate::detectors::ParamsError,
-    },
-
-    #[error("two model files are named {name:?}: {first} and {second}")]
-    DuplicateModel {
-        name: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
 
     #[error("invalid identity context {path}, line {line}: {reason}")]
     Context {
@@ -67,7 +49,6 @@ pub enum Error {
     #[error("no findings to evaluate at {path}: {reason}")]
     NoFindings { path: PathBuf, reason: String },
 
-    // ---- runtime: the environment failed; safe to retry (exit 3) ----
     #[error("cannot list partitions under {path}")]
     ListPartitions {
         path: PathBuf,
@@ -115,37 +96,90 @@ pub enum Error {
 
     #[error("isolation forest on {path}: {reason}")]
     Forest { path: PathBuf, reason: String },
-
-    #[error("generating the sample lake failed")]
-    Sample { source: crate::sample::SampleError },
 }
 
 impl Error {
-    /// True when the error comes from what the user asked for (arguments,
-    /// model files, context), so a scheduler should not retry (exit 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Error::InvalidArgument { .. }
-                | Error::LakeNotFound { .. }
-                | Error::ModelDir { .. }
-                | Error::NoModels { .. }
-                | Error::ParseModel { .. }
-                | Error::InvalidModel { .. }
-                | Error::DuplicateModel { .. }
-                | Error::Context { .. }
-                | Error::ReadContext { .. }
-                | Error::Labels { .. }
-                | Error::NoFindings { .. }
-                | Error::InputNotFound { .. }
-                | Error::Manifest { .. }
-                | Error::FeatureTable { .. }
-                | Error::Forest { .. }
-        ) || matches!(self, Error::Sample { source } if source.is_usage())
-    }
-
     pub fn query(doing: impl Into<String>) -> impl FnOnce(PolarsError) -> Error {
         let doing = doing.into();
         move |source| Error::Query { doing, source }
+    }
+
+    /// Whether a retry can help. Every variant is listed: a new one must be
+    /// classified here before it compiles.
+    pub fn fault(&self) -> Fault {
+        use Fault::{Permanent, Transient};
+        match self {
+            Error::InvalidArgument { .. }
+            | Error::LakeNotFound { .. }
+            | Error::Context { .. }
+            | Error::Labels { .. }
+            | Error::NoFindings { .. }
+            | Error::InputNotFound { .. }
+            | Error::Manifest { .. }
+            | Error::FeatureTable { .. }
+            | Error::Forest { .. } => Permanent,
+            Error::IngestBusy { .. } => Transient,
+            Error::ReadContext { source, .. }
+            | Error::ListPartitions { source, .. }
+            | Error::ReadInput { source, .. }
+            | Error::Write { source, .. }
+            | Error::Read { source, .. } => io_fault(source),
+            Error::Query { source, .. }
+            | Error::WriteParquet { source, .. }
+            | Error::ReadFindings { source, .. } => polars_fault(source),
+        }
+    }
+
+    /// A usage or data error: retrying will not help.
+    pub fn is_usage(&self) -> bool {
+        self.fault() == Fault::Permanent
+    }
+}
+
+/// I/O errors that say the path or its bytes are wrong are permanent; the
+/// rest (disk full, interrupted, timed out, a flaky mount) may pass.
+pub fn io_fault(err: &std::io::Error) -> Fault {
+    use std::io::ErrorKind::*;
+    match err.kind() {
+        NotFound | PermissionDenied | InvalidInput | InvalidData | UnexpectedEof
+        | ReadOnlyFilesystem | IsADirectory | NotADirectory | InvalidFilename => Fault::Permanent,
+        _ => Fault::Transient,
+    }
+}
+
+/// A Polars error is transient only when it is an I/O error that may pass;
+/// bytes that do not decode, or a schema that does not fit, stay so.
+pub fn polars_fault(err: &PolarsError) -> Fault {
+    match err {
+        PolarsError::IO { error, .. } => io_fault(error),
+        PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => {
+            polars_fault(error)
+        }
+        _ => Fault::Permanent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_worth_a_retry_and_a_missing_file_is_not() {
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space");
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        assert_eq!(io_fault(&full), Fault::Transient);
+        assert_eq!(io_fault(&missing), Fault::Permanent);
+    }
+
+    #[test]
+    fn undecodable_bytes_are_permanent_even_inside_context() {
+        let corrupt = PolarsError::ComputeError("decompression failed".into());
+        let wrapped = corrupt.context("reading dt=2026-11-02".into());
+        assert_eq!(polars_fault(&wrapped), Fault::Permanent);
+        let busy = PolarsError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        ));
+        assert_eq!(polars_fault(&busy), Fault::Transient);
     }
 }

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::pipeline::write::FINDINGS_FILE;
+use crate::lake::FINDINGS_FILE;
 
 #[derive(Debug, Clone)]
 pub struct Label {

@@ -1,17 +1,31 @@
 //! lakehound: batch anomaly detection over per-identity command histories in
-//! a security data lake. `app` maps the CLI onto the library; `pipeline::run`
-//! is the job.
+//! a security data lake.
+//!
+//! Layers, each importing only from the ones below it:
+//!
+//! ```text
+//! edge       main, app, cli, exit, models, logging   arguments, model files, exit codes, printing
+//! commands   pipeline, ingest, eval, outliers, sample the job and the other subcommands
+//! detectors  detectors                                one module per detector behind one trait
+//! activity   activity                                 aggregates, baselines, peer groups: plain data
+//! storage    lake                                     partitions, footer checks, reads, atomic writes
+//! base       forest, clustering, stats, intern, schema, window, error
+//! ```
 
+pub mod activity;
 pub mod app;
 pub mod cli;
 pub mod clustering;
 pub mod detectors;
 pub mod error;
 pub mod eval;
+pub mod exit;
 pub mod forest;
 pub mod ingest;
 pub mod intern;
+pub mod lake;
 pub mod logging;
+pub mod models;
 pub mod outliers;
 pub mod pipeline;
 pub mod sample;

@@ -2,19 +2,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use lakehound::{app, cli::Cli, logging};
+use lakehound::{app, cli::Cli, exit, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // clap reports usage errors itself, with exit code 2
     logging::init(cli.verbose, cli.log_format);
-    match app::run(&cli) {
-        Ok(app::Outcome::Clean) => ExitCode::SUCCESS,
-        Ok(app::Outcome::Partial) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("error: {}", chain(&err));
-            ExitCode::from(if err.is_usage() { 2 } else { 3 })
-        }
+    let result = app::run(&cli);
+    if let Err(err) = &result {
+        eprintln!("error: {}", chain(err));
     }
+    ExitCode::from(exit::code(&result))
 }
 
 /// "what failed: why: deeper cause", each level once.

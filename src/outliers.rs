@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::forest::IsolationForestParams;
-use crate::pipeline::write::write_parquet;
+use crate::lake::write_parquet;
 
 pub struct OutliersOptions {
     pub input: PathBuf,
@@ -73,10 +73,10 @@ pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
         out.with_column(column)
             .map_err(Error::query("adding the scores"))?;
     }
-    let mut out = out
+    let out = out
         .sort(["rank"], SortMultipleOptions::default())
         .map_err(Error::query("ordering by rank"))?;
-    write_parquet(&options.out, &mut out)?;
+    write_parquet(&options.out, &out)?;
     let top = order
         .first()
         .map(|&row| (row_id(&table, &options.id_cols, row), scores[row]));

@@ -11,24 +11,42 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, DiscreteCDF, NegativeBinom
 /// The smallest p-value we report; f64 tails underflow below this.
 pub const P_FLOOR: f64 = 1e-300;
 
+/// A shape above this is a Poisson count (the negative binomial's extra
+/// variance, `mean^2 / shape`, is then negligible).
+const POISSON_SHAPE: f64 = 1e6;
+
+/// Why a tail probability could not be computed: the model's parameters
+/// were not numbers a distribution takes. Never read as strong evidence.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("no count distribution with mean {mean} and shape {shape}")]
+pub struct TailError {
+    pub mean: f64,
+    pub shape: f64,
+}
+
 /// `P(X >= k)` for a count with mean `mean` and NB shape `shape`
-/// (variance `mean + mean^2 / shape`; a large shape is Poisson).
-pub fn count_tail(k: u64, mean: f64, shape: f64) -> f64 {
+/// (variance `mean + mean^2 / shape`; a large shape is Poisson). A mean
+/// or shape that is not a positive number is an error, not a p-value.
+pub fn count_tail(k: u64, mean: f64, shape: f64) -> Result<f64, TailError> {
+    let refused = TailError { mean, shape };
+    if !(mean.is_finite() && mean > 0.0 && shape > 0.0) {
+        return Err(refused);
+    }
     if k == 0 {
-        return 1.0;
+        return Ok(1.0);
     }
-    if mean.is_nan() || mean <= 0.0 {
-        return P_FLOOR;
-    }
-    let p = if shape > 1e6 || !shape.is_finite() {
-        Poisson::new(mean).map(|d| d.sf(k - 1)).unwrap_or(P_FLOOR)
+    let p = if shape > POISSON_SHAPE {
+        Poisson::new(mean).ok().map(|d| d.sf(k - 1))
     } else {
         let success = shape / (shape + mean);
         NegativeBinomial::new(shape, success)
+            .ok()
             .map(|d| d.sf(k - 1))
-            .unwrap_or(P_FLOOR)
     };
-    p.clamp(P_FLOOR, 1.0)
+    match p {
+        Some(p) if !p.is_nan() => Ok(p.clamp(P_FLOOR, 1.0)),
+        _ => Err(refused),
+    }
 }
 
 /// Fisher's method: one p-value from independent ones. An empty list is 1.
@@ -226,6 +244,20 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_or_non_positive_mean_is_refused_not_the_strongest_evidence() {
+        for (mean, shape) in [
+            (f64::NAN, 2.0),
+            (0.0, 2.0),
+            (-1.0, 2.0),
+            (1.0, f64::NAN),
+            (1.0, 0.0),
+        ] {
+            assert!(count_tail(5, mean, shape).is_err(), "{mean} {shape}");
+        }
+        assert_eq!(count_tail(0, 1.0, 2.0), Ok(1.0));
+    }
+
+    #[test]
     fn fisher_of_one_p_value_is_that_p_value() {
         assert!((fisher(&[0.01]) - 0.01).abs() < 1e-9);
     }
@@ -245,7 +277,7 @@ mod tests {
                 (-lambda + f64::from(j) * lambda.ln() - ln_fact).exp()
             })
             .sum();
-        let p = count_tail(50, lambda, f64::INFINITY);
+        let p = count_tail(50, lambda, f64::INFINITY).unwrap();
         assert!((p / direct - 1.0).abs() < 1e-6, "{p} vs {direct}");
     }
 
@@ -254,8 +286,8 @@ mod tests {
         fn count_tail_is_a_probability_and_falls_with_the_count(
             k in 0u64..500, mean in 0.001f64..100.0, shape in 0.01f64..50.0)
         {
-            let a = count_tail(k, mean, shape);
-            let b = count_tail(k + 1, mean, shape);
+            let a = count_tail(k, mean, shape).unwrap();
+            let b = count_tail(k + 1, mean, shape).unwrap();
             prop_assert!((P_FLOOR..=1.0).contains(&a));
             prop_assert!(b <= a + 1e-12);
         }
@@ -265,7 +297,8 @@ mod tests {
             k in 5u64..200, mean in 0.01f64..2.0)
         {
             // Overdispersion (small shape) must never make a spike look stranger.
-            prop_assert!(count_tail(k, mean, 1.0) >= count_tail(k, mean, f64::INFINITY) * 0.999);
+            let wide = count_tail(k, mean, 1.0).unwrap();
+            prop_assert!(wide >= count_tail(k, mean, f64::INFINITY).unwrap() * 0.999);
         }
 
         #[test]

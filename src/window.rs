@@ -6,8 +6,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 
-pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
+pub const MICROS_PER_MINUTE: i64 = 60_000_000;
+pub const MICROS_PER_HOUR: i64 = 60 * MICROS_PER_MINUTE;
 pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+/// Hours in a week: the length of an hour-of-week profile.
+pub const HOURS_PER_WEEK: usize = 7 * 24;
+/// The longest baseline a run takes, in days (ten years): more is a typo,
+/// and would reach past the dates a lake can hold.
+pub const MAX_BASELINE_DAYS: u32 = 3_650;
 
 /// A bound given on the command line: a whole UTC date or an exact instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +62,19 @@ impl std::str::FromStr for Bucket {
             .parse()
             .map_err(|_| format!("{s:?} should look like 15m, 1h or 1d"))?;
         let unit_micros = match unit {
-            "m" | "min" => 60_000_000,
+            "m" | "min" => MICROS_PER_MINUTE,
             "h" => MICROS_PER_HOUR,
             "d" => MICROS_PER_DAY,
             _ => return Err(format!("{s:?}: unit must be m, h or d")),
         };
-        let micros = n * unit_micros;
-        if n <= 0 || micros > MICROS_PER_DAY || MICROS_PER_DAY % micros != 0 {
-            return Err(format!(
+        match n.checked_mul(unit_micros) {
+            Some(micros) if n > 0 && micros <= MICROS_PER_DAY && MICROS_PER_DAY % micros == 0 => {
+                Ok(Bucket { micros })
+            }
+            _ => Err(format!(
                 "{s:?} must be between 1m and 1d and divide a day evenly"
-            ));
+            )),
         }
-        Ok(Bucket { micros })
     }
 }
 
@@ -121,15 +128,25 @@ impl Window {
                 reason: format!("the range {from} .. {to} is empty: --to must come after --from"),
             });
         }
-        if baseline_days == 0 {
+        if !(1..=MAX_BASELINE_DAYS).contains(&baseline_days) {
             return Err(Error::InvalidArgument {
                 arg: "--baseline-days",
-                reason: "must be at least 1: detectors compare the window with the days before it"
-                    .into(),
+                reason: format!(
+                    "{baseline_days} is outside 1-{MAX_BASELINE_DAYS}: detectors compare the window with the days before it"
+                ),
+            });
+        }
+        let baseline_start = start - i64::from(baseline_days) * MICROS_PER_DAY;
+        if DateTime::from_timestamp_micros(baseline_start).is_none()
+            || DateTime::from_timestamp_micros(end).is_none()
+        {
+            return Err(Error::InvalidArgument {
+                arg: "--from/--to",
+                reason: format!("the range {from} .. {to} with its baseline is outside the dates a lake can hold"),
             });
         }
         Ok(Window {
-            baseline_start: start - i64::from(baseline_days) * MICROS_PER_DAY,
+            baseline_start,
             start,
             end,
             baseline_days,
@@ -159,10 +176,21 @@ pub fn day_start(d: NaiveDate) -> i64 {
         .timestamp_micros()
 }
 
+/// The UTC date of an instant; instants past chrono's range (about
+/// 262,000 years) clamp to its ends.
 pub fn date_of(t: i64) -> NaiveDate {
     DateTime::from_timestamp_micros(t)
-        .expect("lake timestamps are within chrono's range")
-        .date_naive()
+        .map(|t| t.date_naive())
+        .unwrap_or(if t < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        })
+}
+
+/// The start of the UTC day `t` falls in.
+pub fn day_floor(t: i64) -> i64 {
+    t - t.rem_euclid(MICROS_PER_DAY)
 }
 
 pub fn rfc3339(t: i64) -> String {
@@ -178,11 +206,16 @@ pub fn fmt_time(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// `2026-11-04`: the UTC date of an instant, for reason sentences.
+pub fn fmt_date(t: i64) -> String {
+    date_of(t).to_string()
+}
+
 /// Hour of the week, 0 = Monday 00:00 UTC.
 pub fn hour_of_week(t: i64) -> usize {
     // 1970-01-01 was a Thursday: shift so that Monday is 0.
     let hours = t.div_euclid(MICROS_PER_HOUR) + 3 * 24;
-    hours.rem_euclid(168) as usize
+    hours.rem_euclid(HOURS_PER_WEEK as i64) as usize
 }
 
 #[cfg(test)]
@@ -208,6 +241,14 @@ mod tests {
     }
 
     #[test]
+    fn a_baseline_past_ten_years_is_refused_not_a_panic() {
+        let err = Window::new(d("2026-11-02"), d("2026-11-08"), 100_000_000).unwrap_err();
+        assert!(err.is_usage());
+        assert!(err.to_string().contains("--baseline-days"), "{err}");
+        assert!(Window::new(d("2026-11-02"), d("2026-11-08"), MAX_BASELINE_DAYS).is_ok());
+    }
+
+    #[test]
     fn equal_instants_are_an_empty_range() {
         let t = d("2026-11-02T08:00:00Z");
         assert!(Window::new(t, t, 28).is_err());
@@ -218,6 +259,8 @@ mod tests {
         assert!("7h".parse::<Bucket>().is_err());
         assert!("0h".parse::<Bucket>().is_err());
         assert!("2d".parse::<Bucket>().is_err());
+        // Would overflow i64 microseconds if multiplied unchecked.
+        assert!("99999999999999999m".parse::<Bucket>().is_err());
         assert_eq!("30m".parse::<Bucket>().unwrap().micros, 1_800_000_000);
     }
 

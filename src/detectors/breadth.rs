@@ -8,10 +8,10 @@
 use serde::Deserialize;
 
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
-use crate::pipeline::baseline::{Baselines, WindowActivity};
-use crate::pipeline::load::BREADTH_KINDS;
+use crate::activity::baseline::{Baselines, WindowActivity};
+use crate::activity::BreadthKind;
 use crate::stats::{count_tail, fmt_amount, fmt_p};
-use crate::window::{rfc3339, MICROS_PER_DAY};
+use crate::window::{fmt_date, MICROS_PER_DAY};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +63,7 @@ impl Detector for Breadth {
     }
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
         Ok(Box::new(FittedBreadth {
+            name: self.name.clone(),
             params: self.params.clone(),
             b: baselines,
         }))
@@ -70,72 +71,123 @@ impl Detector for Breadth {
 }
 
 struct FittedBreadth<'a> {
+    name: String,
     params: BreadthParams,
     b: &'a Baselines,
 }
 
-const NOUNS: [&str; BREADTH_KINDS.len()] = ["namespaces", "pods", "targets", "accounts"];
+/// A peer mean below this is taken as this: a peer group that never
+/// touched more than one namespace a day still allows an occasional second.
+const MIN_PRIOR_MEAN: f64 = 0.1;
+/// The prior mean of an identity with neither history nor peers.
+const NO_PEERS_MEAN: f64 = 1.0;
+
+impl FittedBreadth<'_> {
+    /// Evidence for one identity's day: each breadth kind whose distinct
+    /// count its (peer-shrunk) norm makes unlikely.
+    fn score_day(
+        &self,
+        user: u32,
+        day: i64,
+        distinct: &crate::activity::PerBreadth<u32>,
+        w: &WindowActivity,
+        abstained: &mut usize,
+    ) -> Vec<Evidence> {
+        let width = self.b.bucket.micros;
+        let own = &self.b.users[user as usize];
+        let peers = self.b.peers_of(user);
+        let peer_days = peers.active_days();
+        let buckets = w.counts[user as usize]
+            .iter()
+            .map(|r| r.bucket)
+            .filter(|b| *b >= day && *b < day + MICROS_PER_DAY);
+        let (first, last) =
+            buckets.fold((i64::MAX, i64::MIN), |(lo, hi), b| (lo.min(b), hi.max(b)));
+        if first > last {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (kind, &x) in distinct.iter() {
+            if x < self.params.min_distinct {
+                continue;
+            }
+            let prior = if peer_days > 0.0 {
+                (peers.breadth_sum(kind) / peer_days).max(MIN_PRIOR_MEAN)
+            } else {
+                NO_PEERS_MEAN
+            };
+            let m = self.params.prior_days;
+            let shape = own.breadth_sum[kind] as f64 + m * prior;
+            let mean = shape / (f64::from(own.active_days) + m);
+            let p = match count_tail(u64::from(x), mean, shape.min(self.params.max_shape)) {
+                Ok(p) => p,
+                Err(_) => {
+                    *abstained += 1;
+                    continue;
+                }
+            };
+            if p >= self.params.report_p {
+                continue;
+            }
+            out.push(Evidence {
+                user,
+                start: first,
+                end: last + width,
+                p_value: p,
+                reason: self.reason(user, kind, x, day, prior, mean, p),
+                observed: f64::from(x),
+                expected: mean,
+                actions: Vec::new(),
+            });
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reason(
+        &self,
+        user: u32,
+        kind: BreadthKind,
+        x: u32,
+        day: i64,
+        prior: f64,
+        mean: f64,
+        p: f64,
+    ) -> String {
+        let own = &self.b.users[user as usize];
+        let usual = if own.active_days > 0 {
+            format!(
+                "usually {} per active day",
+                fmt_amount(own.breadth_sum[kind] as f64 / f64::from(own.active_days))
+            )
+        } else {
+            format!("no history; peers {} per active day", fmt_amount(prior))
+        };
+        format!(
+            "touched {x} distinct {} on {}; {usual}, expected {} (p = {})",
+            kind.plural(),
+            fmt_date(day),
+            fmt_amount(mean),
+            fmt_p(p)
+        )
+    }
+}
 
 impl Fitted for FittedBreadth<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
-        let width = self.b.bucket.micros;
         let mut out = Vec::new();
+        let mut abstained = 0;
         for user in 0..w.users() as u32 {
-            let own = &self.b.users[user as usize];
-            let peers = self.b.peers_of(user);
-            let peer_days = peers.active_days();
             for (day, distinct) in &w.breadth[user as usize] {
-                let buckets: Vec<i64> = w.counts[user as usize]
-                    .iter()
-                    .map(|r| r.bucket)
-                    .filter(|b| *b >= *day && *b < day + MICROS_PER_DAY)
-                    .collect();
-                let (Some(first), Some(last)) = (buckets.iter().min(), buckets.iter().max()) else {
-                    continue;
-                };
-                for (k, &x) in distinct.iter().enumerate() {
-                    if x < self.params.min_distinct {
-                        continue;
-                    }
-                    let peer_sum_k = peers.breadth_sum(k);
-                    let prior = if peer_days > 0.0 {
-                        (peer_sum_k / peer_days).max(0.1)
-                    } else {
-                        1.0
-                    };
-                    let m = self.params.prior_days;
-                    let shape = own.breadth_sum[k] as f64 + m * prior;
-                    let mean = shape / (f64::from(own.active_days) + m);
-                    let p = count_tail(u64::from(x), mean, shape.min(self.params.max_shape));
-                    if p >= self.params.report_p {
-                        continue;
-                    }
-                    let usual = if own.active_days > 0 {
-                        format!(
-                            "usually {} per active day",
-                            fmt_amount(own.breadth_sum[k] as f64 / f64::from(own.active_days))
-                        )
-                    } else {
-                        format!("no history; peers {} per active day", fmt_amount(prior))
-                    };
-                    out.push(Evidence {
-                        user,
-                        start: *first,
-                        end: last + width,
-                        p_value: p,
-                        reason: format!(
-                            "touched {x} distinct {} on {}; {usual}, expected {} (p = {})",
-                            NOUNS[k],
-                            &rfc3339(*day)[..10],
-                            fmt_amount(mean),
-                            fmt_p(p)
-                        ),
-                        observed: f64::from(x),
-                        expected: mean,
-                        actions: Vec::new(),
-                    });
-                }
+                out.extend(self.score_day(user, *day, distinct, w, &mut abstained));
             }
+        }
+        if abstained > 0 {
+            tracing::warn!(
+                detector = %self.name,
+                tests = abstained,
+                "Some days had a norm no distribution takes (a NaN or non-positive mean); no evidence taken from them."
+            );
         }
         Ok(out)
     }

@@ -15,14 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::activity::CountRow;
+
 use serde::Deserialize;
 
-use super::{
-    peer_sum, positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError,
-};
-use crate::pipeline::baseline::{Baselines, Unit, WindowActivity};
-use crate::stats::{count_tail, fmt_amount, fmt_p};
-use crate::window::{fmt_time, rfc3339, MICROS_PER_DAY, MICROS_PER_HOUR};
+use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use crate::activity::baseline::{Baselines, Unit, WindowActivity};
+use crate::stats::{count_tail, fmt_amount, fmt_p, TailError};
+use crate::window::{day_floor, fmt_date, fmt_time, MICROS_PER_DAY, MICROS_PER_HOUR};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,11 +76,13 @@ impl Detector for CountSpike {
         &self.name
     }
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
-        let org: Vec<u32> = (0..baselines.users.len() as u32).collect();
-        let org_buckets = peer_sum(&org, |v| {
-            f64::from(baselines.users[v as usize].active_buckets)
-        });
+        let org_buckets: f64 = baselines
+            .users
+            .iter()
+            .map(|b| f64::from(b.active_buckets))
+            .sum();
         Ok(Box::new(FittedCountSpike {
+            name: self.name.clone(),
             params: self.params.clone(),
             b: baselines,
             // Half an event in the whole org's history: the rate of an action
@@ -91,6 +93,7 @@ impl Detector for CountSpike {
 }
 
 struct FittedCountSpike<'a> {
+    name: String,
     params: CountSpikeParams,
     b: &'a Baselines,
     floor_rate: f64,
@@ -105,174 +108,332 @@ struct Span {
     per_action: BTreeMap<u32, u64>,
 }
 
+/// The three scales one identity's window is tested at.
+struct Spans {
+    buckets: BTreeMap<i64, Span>,
+    days: BTreeMap<i64, Span>,
+    whole: Span,
+}
+
+impl Spans {
+    fn of(rows: &[CountRow], width: i64) -> Spans {
+        let mut buckets: BTreeMap<i64, Span> = BTreeMap::new();
+        let mut days: BTreeMap<i64, Span> = BTreeMap::new();
+        let mut whole = Span {
+            start: i64::MAX,
+            end: i64::MIN,
+            ..Default::default()
+        };
+        for r in rows {
+            let day = day_floor(r.bucket);
+            for (span, key_start) in [
+                (buckets.entry(r.bucket).or_default(), r.bucket),
+                (days.entry(day).or_default(), day),
+            ] {
+                if span.per_action.is_empty() {
+                    span.start = key_start;
+                }
+                *span.per_action.entry(r.action).or_default() += u64::from(r.n);
+            }
+            *whole.per_action.entry(r.action).or_default() += u64::from(r.n);
+            whole.start = whole.start.min(r.bucket);
+            whole.end = whole.end.max(r.bucket + width);
+        }
+        for (start, span) in buckets.iter_mut() {
+            span.end = start + width;
+            span.active = 1;
+        }
+        // A day's span runs from its first to its last active bucket.
+        for (start, span) in days.iter_mut() {
+            let active: Vec<i64> = buckets
+                .range(*start..start + MICROS_PER_DAY)
+                .map(|(b, _)| *b)
+                .collect();
+            span.active = active.len() as u32;
+            span.start = active.first().copied().unwrap_or(*start);
+            span.end = active.last().map_or(start + MICROS_PER_DAY, |b| b + width);
+        }
+        whole.active = buckets.len() as u32;
+        Spans {
+            buckets,
+            days,
+            whole,
+        }
+    }
+}
+
+/// One count to test: `x` events of `action` in `span`, at `scale`.
+struct Test<'s> {
+    user: u32,
+    action: u32,
+    scale: Scale,
+    span: &'s Span,
+    x: u64,
+}
+
+/// Per identity: posteriors per action, and tails before the peer surge per
+/// (action, active buckets, count), which many buckets repeat.
+#[derive(Default)]
+struct UserCache {
+    posteriors: HashMap<u32, Posterior>,
+    unsurged: HashMap<(u32, u32, u64), Result<f64, TailError>>,
+}
+
+/// The Gamma posterior of an identity's per-bucket rate of one action.
+#[derive(Debug, Clone, Copy)]
+struct Posterior {
+    shape: f64,
+    rate: f64,
+    /// The peers' rate it was shrunk toward.
+    prior: f64,
+}
+
+/// A wider scale is reported only when its p is this much below the
+/// narrower scales' best for the same action: otherwise the bucket or day
+/// already says it, with a tighter span.
+const WIDER_GAIN: f64 = 1e-2;
+
 impl FittedCountSpike<'_> {
     fn baseline_count(&self, user: u32, action: u32) -> f64 {
-        self.b.users[user as usize]
-            .action_counts
-            .get(&action)
-            .copied()
-            .unwrap_or(0) as f64
+        self.b.users[user as usize].action_count(action) as f64
     }
 
-    /// Posterior (shape, rate) of the identity's per-bucket rate of `action`.
-    fn posterior(&self, user: u32, action: u32) -> (f64, f64, f64) {
+    fn posterior(&self, user: u32, action: u32) -> Posterior {
         let peers = self.b.peers_of(user);
         let peer_buckets = peers.active_buckets();
-        let peer_count = peers.action_count(action);
         let prior = if peer_buckets > 0.0 {
-            (peer_count / peer_buckets).max(self.floor_rate)
+            (peers.action_count(action) / peer_buckets).max(self.floor_rate)
         } else {
             self.floor_rate
         };
         let own = &self.b.users[user as usize];
         let m = self.params.prior_buckets;
-        (
-            self.baseline_count(user, action) + m * prior,
-            f64::from(own.active_buckets) + m,
+        Posterior {
+            shape: self.baseline_count(user, action) + m * prior,
+            rate: f64::from(own.active_buckets) + m,
             prior,
-        )
+        }
     }
 
     /// How much harder than usual the identity's peers did `action` in the
     /// same bucket, day or window: max(1, (observed + 1) / (expected + 1)).
-    fn peer_surge(
-        &self,
-        user: u32,
-        action: u32,
-        scale: Scale,
-        unit: i64,
-        w: &WindowActivity,
-    ) -> f64 {
-        let unit = match scale {
-            Scale::Bucket => Unit::Bucket(unit),
-            Scale::Day => Unit::Day(unit),
-            Scale::Window => Unit::Window,
-        };
-        let own_events = |u: u32| -> u32 {
-            match unit {
-                Unit::Bucket(b) => w.by_bucket.get(&(u, b, action)),
-                Unit::Day(d) => w.by_day.get(&(u, d, action)),
-                Unit::Window => w.by_window.get(&(u, action)),
-            }
+    fn peer_surge(&self, user: u32, action: u32, unit: Unit, w: &WindowActivity) -> f64 {
+        // The group's total minus this identity, at the group's pooled rate.
+        let pool = self.b.pool_of(user);
+        let peers = self.b.peers_of(user);
+        let rate = (peers.action_count(action) + 0.5) / (peers.active_buckets() + 1.0);
+        let events = w
+            .pools
+            .events
+            .get(&(pool, unit, action))
             .copied()
-            .unwrap_or(0)
-        };
-        let own_active = |u: u32| -> u32 {
-            match unit {
-                Unit::Bucket(b) => u32::from(w.active[u as usize].contains(&b)),
-                Unit::Day(d) => w.active_per_day[u as usize].get(&d).copied().unwrap_or(0),
-                Unit::Window => w.active[u as usize].len() as u32,
-            }
-        };
-        let (observed, expected) = match self.b.shared_pool(user) {
-            // A team or the org: its total minus this identity, at the
-            // team's pooled rate.
-            Some(pool) => {
-                let peers = self.b.peers_of(user);
-                let rate = (peers.action_count(action) + 0.5) / (peers.active_buckets() + 1.0);
-                let events = w
-                    .pools
-                    .events
-                    .get(&(pool, unit, action))
-                    .copied()
-                    .unwrap_or(0);
-                let active = w.pools.active.get(&(pool, unit)).copied().unwrap_or(0);
-                (
-                    f64::from(events.saturating_sub(own_events(user))),
-                    rate * f64::from(active.saturating_sub(own_active(user))),
-                )
-            }
-            // A handful of learned neighbours: each at its own rate.
-            None => self.b.peers.members[user as usize]
-                .iter()
-                .fold((0.0, 0.0), |(o, e), &v| {
-                    let vb = &self.b.users[v as usize];
-                    let rate = (self.baseline_count(v, action) + 0.5)
-                        / (f64::from(vb.active_buckets) + 1.0);
-                    (
-                        o + f64::from(own_events(v)),
-                        e + rate * f64::from(own_active(v)),
-                    )
-                }),
-        };
+            .unwrap_or(0);
+        let active = w.pools.active.get(&(pool, unit)).copied().unwrap_or(0);
+        // The identity's own share, when its activity is in the pool.
+        let own = self.b.peers.in_own_pool(user);
+        let own_events = if own { w.events(user, unit, action) } else { 0 };
+        let own_active = if own { w.active_buckets(user, unit) } else { 0 };
+        let observed = f64::from(events.saturating_sub(own_events));
+        let expected = rate * f64::from(active.saturating_sub(own_active));
         ((observed + 1.0) / (expected + 1.0)).max(1.0)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The tail of one count, or `None` below the thresholds. A tail that
+    /// cannot be computed is an abstention, counted in `abstained`.
     fn test(
         &self,
-        user: u32,
-        action: u32,
-        posterior: (f64, f64, f64),
-        unsurged: &mut HashMap<(u32, u32, u64), f64>,
-        span: &Span,
-        unit: i64,
-        x: u64,
+        t: &Test,
+        cache: &mut UserCache,
         w: &WindowActivity,
-        scale: Scale,
+        abstained: &mut usize,
     ) -> Option<Evidence> {
-        if x < u64::from(self.params.min_count) {
+        if t.x < u64::from(self.params.min_count) {
             return None;
         }
-        let (shape, rate, prior) = posterior;
-        let k = f64::from(span.active.max(1));
-        let r = shape.min(k * self.params.max_shape);
+        let post = *cache
+            .posteriors
+            .entry(t.action)
+            .or_insert_with(|| self.posterior(t.user, t.action));
+        let k = f64::from(t.span.active.max(1));
+        let shape = post.shape.min(k * self.params.max_shape);
         // The peer surge only raises the expectation: skip it when the
-        // count is unremarkable anyway. Many buckets repeat the same count of
-        // the same action, so the tail is computed once per (action, k, x).
-        let p0 = *unsurged
-            .entry((action, span.active.max(1), x))
-            .or_insert_with(|| count_tail(x, k * shape / rate, r));
-        if p0 >= self.params.report_p {
-            return None;
+        // count is unremarkable anyway.
+        let unsurged = cache
+            .unsurged
+            .entry((t.action, t.span.active.max(1), t.x))
+            .or_insert_with(|| count_tail(t.x, k * post.shape / post.rate, shape))
+            .clone();
+        let surged = unsurged.and_then(|p0| {
+            if p0 >= self.params.report_p {
+                return Ok(None);
+            }
+            let unit = match t.scale {
+                Scale::Bucket => Unit::Bucket(t.span.start),
+                Scale::Day => Unit::Day(day_floor(t.span.start)),
+                Scale::Window => Unit::Window,
+            };
+            let mean = k * post.shape / post.rate * self.peer_surge(t.user, t.action, unit, w);
+            count_tail(t.x, mean, shape).map(|p| Some((p, mean)))
+        });
+        match surged {
+            Ok(Some((p, mean))) if p < self.params.report_p => {
+                Some(self.evidence(t, post, p, mean))
+            }
+            Ok(_) => None,
+            Err(_) => {
+                *abstained += 1;
+                None
+            }
         }
-        let surge = self.peer_surge(user, action, scale, unit, w);
-        let mean = k * shape / rate * surge;
-        let p = count_tail(x, mean, r);
-        if p >= self.params.report_p {
-            return None;
-        }
-        let name = self.b_action(action);
-        let own = &self.b.users[user as usize];
-        let per_week = |c: f64| c / f64::from(self.b.window.baseline_days) * 7.0;
-        let history = match per_week(self.baseline_count(user, action)) {
+    }
+
+    fn evidence(&self, t: &Test, post: Posterior, p: f64, mean: f64) -> Evidence {
+        let name = self.b.values.name(t.action);
+        let own = &self.b.users[t.user as usize];
+        let per_week = |c: f64| c / f64::from(self.b.window.baseline_days) * DAYS_PER_WEEK;
+        let history = match per_week(self.baseline_count(t.user, t.action)) {
             _ if !own.has_history() => format!(
                 "no history; peers {} per active hour",
-                fmt_amount(prior * MICROS_PER_HOUR as f64 / self.b.bucket.micros as f64)
+                fmt_amount(post.prior * MICROS_PER_HOUR as f64 / self.b.bucket.micros as f64)
             ),
             0.0 => "never in the baseline".to_owned(),
             rate => format!("baseline {}/week", fmt_amount(rate)),
         };
-        let when = match scale {
-            Scale::Bucket => format!("in {} from {}", self.b.bucket, fmt_time(span.start)),
-            Scale::Day => format!("on {}", &rfc3339(span.start)[..10]),
+        let when = match t.scale {
+            Scale::Bucket => format!("in {} from {}", self.b.bucket, fmt_time(t.span.start)),
+            Scale::Day => format!("on {}", fmt_date(t.span.start)),
             Scale::Window => "over the scoring window".to_owned(),
         };
-        let surge_note = if surge >= 1.5 {
+        let unsurged = k_mean(t.span, post);
+        let surge = mean / unsurged;
+        let surge_note = if surge >= SURGE_NOTE {
             format!("; peers did {surge:.1}× their usual at the same time")
         } else {
             String::new()
         };
-        Some(Evidence {
-            user,
-            start: span.start,
-            end: span.end,
+        Evidence {
+            user: t.user,
+            start: t.span.start,
+            end: t.span.end,
             p_value: p,
             reason: format!(
-                "{x} × {name} {when}; {history}, expected {}{surge_note} (p = {})",
+                "{} × {name} {when}; {history}, expected {}{surge_note} (p = {})",
+                t.x,
                 fmt_amount(mean),
                 fmt_p(p)
             ),
-            observed: x as f64,
+            observed: t.x as f64,
             expected: mean,
-            actions: vec![action],
-        })
+            actions: vec![t.action],
+        }
     }
 
-    fn b_action(&self, action: u32) -> String {
-        self.b.values.name(action).to_owned()
+    /// Every test of one identity: each bucket, then each day and the whole
+    /// window where they are much stronger than the narrower scales.
+    fn score_user(
+        &self,
+        user: u32,
+        w: &WindowActivity,
+        out: &mut Vec<Evidence>,
+        abstained: &mut usize,
+    ) {
+        let rows = &w.counts[user as usize];
+        if rows.is_empty() {
+            return;
+        }
+        let spans = Spans::of(rows, self.b.bucket.micros);
+        let mut cache = UserCache::default();
+        let mut best = Best::default();
+        for span in spans.buckets.values() {
+            for (&action, &x) in &span.per_action {
+                let t = Test {
+                    user,
+                    action,
+                    scale: Scale::Bucket,
+                    span,
+                    x,
+                };
+                if let Some(e) = self.test(&t, &mut cache, w, abstained) {
+                    // A bucket is the narrowest scale: always kept.
+                    best.keep(e, f64::INFINITY, Some(day_floor(span.start)), out);
+                }
+            }
+        }
+        for (day, span) in &spans.days {
+            for (&action, &x) in &span.per_action {
+                let t = Test {
+                    user,
+                    action,
+                    scale: Scale::Day,
+                    span,
+                    x,
+                };
+                if let Some(e) = self.test(&t, &mut cache, w, abstained) {
+                    let narrow = best.narrow.get(&(action, *day)).copied().unwrap_or(1.0);
+                    best.keep(e, narrow, None, out);
+                }
+            }
+        }
+        for (&action, &x) in &spans.whole.per_action {
+            // The window span covers only the buckets where the action occurs.
+            let occurs = rows.iter().filter(|r| r.action == action).map(|r| r.bucket);
+            let (first, last) =
+                occurs.fold((i64::MAX, i64::MIN), |(lo, hi), b| (lo.min(b), hi.max(b)));
+            let span = Span {
+                start: first,
+                end: last + self.b.bucket.micros,
+                active: spans.whole.active,
+                per_action: BTreeMap::new(),
+            };
+            let t = Test {
+                user,
+                action,
+                scale: Scale::Window,
+                span: &span,
+                x,
+            };
+            if let Some(e) = self.test(&t, &mut cache, w, abstained) {
+                let narrow = best.any.get(&action).copied().unwrap_or(1.0);
+                best.keep(e, narrow, None, out);
+            }
+        }
     }
 }
+
+/// Strongest p per (action, day) and per action so far, so a wider scale
+/// is reported only when it adds something.
+#[derive(Default)]
+struct Best {
+    narrow: HashMap<(u32, i64), f64>,
+    any: HashMap<u32, f64>,
+}
+
+impl Best {
+    /// Keeps `e` when it beats `narrow` by [`WIDER_GAIN`]; a bucket's
+    /// evidence (`day` given) is the narrowest and always beats it.
+    fn keep(&mut self, e: Evidence, narrow: f64, day: Option<i64>, out: &mut Vec<Evidence>) {
+        if e.p_value >= narrow * WIDER_GAIN {
+            return;
+        }
+        let action = e.actions[0];
+        if let Some(day) = day {
+            let slot = self.narrow.entry((action, day)).or_insert(1.0);
+            *slot = slot.min(e.p_value);
+        }
+        let slot = self.any.entry(action).or_insert(1.0);
+        *slot = slot.min(e.p_value);
+        out.push(e);
+    }
+}
+
+/// The expectation before the peer surge.
+fn k_mean(span: &Span, post: Posterior) -> f64 {
+    f64::from(span.active.max(1)) * post.shape / post.rate
+}
+
+/// Peers' surge worth naming in the reason.
+const SURGE_NOTE: f64 = 1.5;
+const DAYS_PER_WEEK: f64 = 7.0;
 
 #[derive(Clone, Copy)]
 enum Scale {
@@ -283,143 +444,17 @@ enum Scale {
 
 impl Fitted for FittedCountSpike<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
-        let width = self.b.bucket.micros;
         let mut out = Vec::new();
+        let mut abstained = 0;
         for user in 0..w.users() as u32 {
-            let rows = &w.counts[user as usize];
-            if rows.is_empty() {
-                continue;
-            }
-            // Spans: each bucket, each day, the window.
-            let mut buckets: BTreeMap<i64, Span> = BTreeMap::new();
-            let mut days: BTreeMap<i64, Span> = BTreeMap::new();
-            let mut whole = Span {
-                start: i64::MAX,
-                end: i64::MIN,
-                ..Default::default()
-            };
-            for r in rows {
-                let day = r.bucket - r.bucket.rem_euclid(MICROS_PER_DAY);
-                for (span, key_start) in [
-                    (buckets.entry(r.bucket).or_default(), r.bucket),
-                    (days.entry(day).or_default(), day),
-                ] {
-                    if span.per_action.is_empty() {
-                        span.start = key_start;
-                    }
-                    *span.per_action.entry(r.action).or_default() += u64::from(r.n);
-                }
-                *whole.per_action.entry(r.action).or_default() += u64::from(r.n);
-                whole.start = whole.start.min(r.bucket);
-                whole.end = whole.end.max(r.bucket + width);
-            }
-            for (start, span) in buckets.iter_mut() {
-                span.end = start + width;
-                span.active = 1;
-            }
-            for (start, span) in days.iter_mut() {
-                span.active = buckets
-                    .keys()
-                    .filter(|b| **b >= *start && **b < start + MICROS_PER_DAY)
-                    .count() as u32;
-                span.end = buckets
-                    .keys()
-                    .filter(|b| **b < start + MICROS_PER_DAY)
-                    .max()
-                    .map_or(start + MICROS_PER_DAY, |b| b + width);
-                span.start = *buckets.keys().find(|b| **b >= *start).unwrap_or(start);
-            }
-            whole.active = buckets.len() as u32;
-
-            // Strongest p per (action) at each scale, to report a wider
-            // scale only when it adds something.
-            let mut best_narrow: HashMap<(u32, i64), f64> = HashMap::new();
-            let mut best_any: HashMap<u32, f64> = HashMap::new();
-            let mut posteriors: HashMap<u32, (f64, f64, f64)> = HashMap::new();
-            let mut unsurged: HashMap<(u32, u32, u64), f64> = HashMap::new();
-            let mut posterior = |action: u32| {
-                *posteriors
-                    .entry(action)
-                    .or_insert_with(|| self.posterior(user, action))
-            };
-            for span in buckets.values() {
-                for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(
-                        user,
-                        action,
-                        posterior(action),
-                        &mut unsurged,
-                        span,
-                        span.start,
-                        x,
-                        w,
-                        Scale::Bucket,
-                    ) {
-                        let day = span.start - span.start.rem_euclid(MICROS_PER_DAY);
-                        let slot = best_narrow.entry((action, day)).or_insert(1.0);
-                        *slot = slot.min(e.p_value);
-                        let slot = best_any.entry(action).or_insert(1.0);
-                        *slot = slot.min(e.p_value);
-                        out.push(e);
-                    }
-                }
-            }
-            for (day, span) in &days {
-                for (&action, &x) in &span.per_action {
-                    if let Some(e) = self.test(
-                        user,
-                        action,
-                        posterior(action),
-                        &mut unsurged,
-                        span,
-                        *day,
-                        x,
-                        w,
-                        Scale::Day,
-                    ) {
-                        let narrow = best_narrow.get(&(action, *day)).copied().unwrap_or(1.0);
-                        if e.p_value < narrow * 1e-2 {
-                            let slot = best_any.entry(action).or_insert(1.0);
-                            *slot = slot.min(e.p_value);
-                            out.push(e);
-                        }
-                    }
-                }
-            }
-            for (&action, &x) in &whole.per_action {
-                let mut span = Span {
-                    start: whole.start,
-                    end: whole.end,
-                    active: whole.active,
-                    per_action: BTreeMap::new(),
-                };
-                // The window span covers only the buckets where the action occurs.
-                let occurs: Vec<i64> = rows
-                    .iter()
-                    .filter(|r| r.action == action)
-                    .map(|r| r.bucket)
-                    .collect();
-                if let (Some(first), Some(last)) = (occurs.iter().min(), occurs.iter().max()) {
-                    span.start = *first;
-                    span.end = last + width;
-                }
-                if let Some(e) = self.test(
-                    user,
-                    action,
-                    posterior(action),
-                    &mut unsurged,
-                    &span,
-                    0,
-                    x,
-                    w,
-                    Scale::Window,
-                ) {
-                    let narrow = best_any.get(&action).copied().unwrap_or(1.0);
-                    if e.p_value < narrow * 1e-2 {
-                        out.push(e);
-                    }
-                }
-            }
+            self.score_user(user, w, &mut out, &mut abstained);
+        }
+        if abstained > 0 {
+            tracing::warn!(
+                detector = %self.name,
+                tests = abstained,
+                "Some counts had a model no distribution takes (a NaN or non-positive mean); no evidence taken from them."
+            );
         }
         Ok(out)
     }

@@ -8,7 +8,7 @@
 //! few events to have a mix. Features are relative to the identity's own
 //! baseline, shrunk toward its peers with `PRIOR_DAYS` days of weight (a new
 //! identity is held to its peers), so one forest serves the whole org:
-//! see [`FEATURES`].
+//! see [`Feature`].
 //!
 //! **Fit.** The forest is grown on the identity-days of the second half of
 //! the baseline (where "first seen" means what it means in the window) and
@@ -26,16 +26,17 @@
 
 use std::collections::HashMap;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView1};
 use serde::Deserialize;
 
 use super::time_of_week::{default_floor_weight, default_prior_weight, hour_mass};
 use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use crate::activity::baseline::{Baselines, DayActivity, WindowActivity};
+use crate::activity::peers::PeerSource;
+use crate::activity::{Attr, BreadthKind, Kind};
 use crate::forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
-use crate::pipeline::baseline::{Baselines, DayActivity, WindowActivity};
-use crate::pipeline::load::Attr;
 use crate::stats::{fisher, fmt_amount, fmt_p, TailCalibration};
-use crate::window::{hour_of_week, rfc3339, MICROS_PER_DAY};
+use crate::window::{fmt_date, hour_of_week, rfc3339, HOURS_PER_WEEK, MICROS_PER_DAY};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,26 +110,61 @@ const REASON_FEATURES: usize = 3;
 /// Actions a piece of evidence names.
 const EVIDENCE_ACTIONS: usize = 5;
 
-/// The features of an identity-day, as the reasons name them. Pods, targets
-/// and active hours were tried and dropped: pod names churn weekly and
-/// active hours follow volume, so they added noise the forest split on.
-pub const FEATURES: [&str; 7] = [
-    // ln((events + 1) / (usual events per active day + 1))
-    "volume",
-    // KL divergence of the day's action mix (shrunk toward the reference
-    // with MIX_PRIOR events) from the identity's own mix
-    "action mix vs own",
-    // ... and from its peers' pooled mix
-    "action mix vs peers",
-    // mean -ln(share of identities doing the action), minus the usual
-    "org-rare actions",
-    // ln((distinct namespaces + 1) / (usual + 1))
-    "namespaces",
-    // ln((first-seen values + 1) / (usual per day + 1))
-    "first-seen values",
-    // the oddest active hour's ln(1 / (168 * P(hour))): hours it rarely works
-    "hour of week",
-];
+/// The features of an identity-day. Pods, targets and active hours were
+/// tried and dropped: pod names churn weekly and active hours follow
+/// volume, so they added noise the forest split on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// ln((events + 1) / (usual events per active day + 1))
+    Volume,
+    /// KL divergence of the day's action mix (shrunk toward the reference
+    /// with MIX_PRIOR events) from the identity's own mix
+    MixVsOwn,
+    /// ... and from its peers' pooled mix
+    MixVsPeers,
+    /// mean -ln(share of identities doing the action), minus the usual
+    OrgRare,
+    /// ln((distinct namespaces + 1) / (usual + 1))
+    Namespaces,
+    /// ln((first-seen values + 1) / (usual per day + 1))
+    FirstSeen,
+    /// the oddest active hour's ln(1 / (HOURS_PER_WEEK * P(hour))): hours
+    /// it rarely works
+    HourOfWeek,
+}
+
+impl Kind for Feature {
+    const ALL: &'static [Feature] = &[
+        Feature::Volume,
+        Feature::MixVsOwn,
+        Feature::MixVsPeers,
+        Feature::OrgRare,
+        Feature::Namespaces,
+        Feature::FirstSeen,
+        Feature::HourOfWeek,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Feature {
+    /// As a reason sentence names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Volume => "volume",
+            Feature::MixVsOwn => "action mix vs own",
+            Feature::MixVsPeers => "action mix vs peers",
+            Feature::OrgRare => "org-rare actions",
+            Feature::Namespaces => "namespaces",
+            Feature::FirstSeen => "first-seen values",
+            Feature::HourOfWeek => "hour of week",
+        }
+    }
+}
+
+/// One value per [`Feature`]: a row of the forest's matrix.
+type Features = crate::activity::kinds::PerKind<Feature, f64, 7>;
 
 impl Detector for IsolationForestDetector {
     fn name(&self) -> &str {
@@ -178,8 +214,15 @@ impl Detector for IsolationForestDetector {
 /// Fewer co-active peers than this cannot explain a day away.
 const TEAM_DAY_MIN_PEERS: f64 = 2.0;
 
-/// Subtracts, feature by feature, what the identity's peers (its declared
-/// group or the org; learned peers have no shared pool) active the same day
+/// The identities a day is netted against: those compared with the same
+/// declared group, or with the org. A learned cluster's handful of
+/// unaffiliated identities and newcomers are no team working together.
+fn team(b: &Baselines, user: u32) -> Option<usize> {
+    (b.peers.source(user) != PeerSource::Learned).then(|| b.pool_of(user))
+}
+
+/// Subtracts, feature by feature, what the identity's team (see [`team`])
+/// active the same day
 /// did beyond their own norms: `max(0, mean over the others)`, when at least
 /// `TEAM_DAY_MIN_PEERS` others were active.
 /// A team working an incident together is not each member's anomaly; one
@@ -187,21 +230,19 @@ const TEAM_DAY_MIN_PEERS: f64 = 2.0;
 fn net_of_peers(days: &[DayActivity], mut rows: Array2<f64>, b: &Baselines) -> Array2<f64> {
     let mut totals: HashMap<(usize, i64), (Vec<f64>, f64)> = HashMap::new();
     for (d, row) in days.iter().zip(rows.rows()) {
-        if let Some(pool) = b.shared_pool(d.user) {
-            let entry = totals
-                .entry((pool, d.day))
-                .or_insert_with(|| (vec![0.0; row.len()], 0.0));
-            for (t, x) in entry.0.iter_mut().zip(row) {
-                *t += x;
-            }
-            entry.1 += 1.0;
+        let Some(team) = team(b, d.user) else {
+            continue;
+        };
+        let entry = totals
+            .entry((team, d.day))
+            .or_insert_with(|| (vec![0.0; row.len()], 0.0));
+        for (t, x) in entry.0.iter_mut().zip(row) {
+            *t += x;
         }
+        entry.1 += 1.0;
     }
     for (d, mut row) in days.iter().zip(rows.rows_mut()) {
-        let Some((sum, n)) = b
-            .shared_pool(d.user)
-            .and_then(|pool| totals.get(&(pool, d.day)))
-        else {
+        let Some((sum, n)) = team(b, d.user).and_then(|team| totals.get(&(team, d.day))) else {
             continue;
         };
         let others = n - 1.0;
@@ -324,57 +365,64 @@ impl Fitted for FittedForest<'_> {
             .map(|s| self.calibration.p_value(*s))
             .collect();
         let mut out = Vec::new();
-        for ((((day, score), p), row), raw) in w
-            .days
-            .iter()
-            .zip(scores)
-            .zip(ps.iter().copied())
-            .zip(rows.rows())
-            .zip(raw.rows())
-        {
-            if p >= self.report_p {
-                continue;
+        for (i, (day, score)) in w.days.iter().zip(scores).enumerate() {
+            if ps[i] < self.report_p {
+                out.push(self.day_evidence(day, score, ps[i], rows.row(i), raw.row(i)));
             }
-            let usual = &self.usual[day.user as usize];
-            let attribution = self.forest.attribution(&row.to_vec());
-            let row = raw.to_vec();
-            let drivers: Vec<String> = crate::forest::top_features(&attribution, REASON_FEATURES)
-                .into_iter()
-                .map(|f| {
-                    format!(
-                        "{} {:.0}% ({})",
-                        FEATURES[f],
-                        attribution[f] * 100.0,
-                        explain(f, day, usual, &row, self.b)
-                    )
-                })
-                .collect();
-            let width = self.b.bucket.micros;
-            let start = day.buckets.first().copied().unwrap_or(day.day);
-            let end = day
-                .buckets
-                .last()
-                .map_or(day.day + MICROS_PER_DAY, |b| b + width);
-            out.push(Evidence {
-                user: day.user,
-                start,
-                end,
-                p_value: p,
-                reason: format!(
-                    "unusual day in combination on {} (isolation score {score:.2}, higher than {} of {} baseline identity-days; p = {}): {}",
-                    &rfc3339(day.day)[..10],
-                    self.calibration.below(score),
-                    self.calibration.len(),
-                    fmt_p(p),
-                    drivers.join("; ")
-                ),
-                observed: day.events() as f64,
-                expected: usual.events,
-                actions: departing_actions(day, usual, self.b),
-            });
         }
         out.extend(self.days_running(&w.days, &ps));
         Ok(out)
+    }
+}
+
+impl FittedForest<'_> {
+    /// One unusual identity-day, its reason naming the features that
+    /// isolated it with their numbers.
+    fn day_evidence(
+        &self,
+        day: &DayActivity,
+        score: f64,
+        p: f64,
+        row: ArrayView1<f64>,
+        raw: ArrayView1<f64>,
+    ) -> Evidence {
+        let usual = &self.usual[day.user as usize];
+        let attribution = self.forest.attribution(&row.to_vec());
+        let drivers: Vec<String> = crate::forest::top_features(&attribution, REASON_FEATURES)
+            .into_iter()
+            .map(|f| {
+                let feature = Feature::ALL[f];
+                format!(
+                    "{} {:.0}% ({})",
+                    feature.name(),
+                    attribution[f] * 100.0,
+                    explain(feature, day, usual, raw[f], self.b)
+                )
+            })
+            .collect();
+        let width = self.b.bucket.micros;
+        let start = day.buckets.first().copied().unwrap_or(day.day);
+        let end = day
+            .buckets
+            .last()
+            .map_or(day.day + MICROS_PER_DAY, |b| b + width);
+        Evidence {
+            user: day.user,
+            start,
+            end,
+            p_value: p,
+            reason: format!(
+                "unusual day in combination on {} (isolation score {score:.2}, higher than {} of {} baseline identity-days; p = {}): {}",
+                fmt_date(day.day),
+                self.calibration.below(score),
+                self.calibration.len(),
+                fmt_p(p),
+                drivers.join("; ")
+            ),
+            observed: day.events() as f64,
+            expected: usual.events,
+            actions: departing_actions(day, usual, self.b),
+        }
     }
 }
 
@@ -456,7 +504,7 @@ struct Usual {
     new_values: f64,
     own_events: f64,
     peer_events: f64,
-    hour_mass: Vec<f64>,
+    hour_mass: [f64; HOURS_PER_WEEK],
 }
 
 impl Usual {
@@ -488,16 +536,20 @@ impl Usual {
             0.0
         };
         let late_days = f64::from(own.late_active_days);
-        let new_values = (own.late_novel.iter().map(|n| f64::from(*n)).sum::<f64>()
+        let new_values = (own.late_novel.values().map(|n| f64::from(*n)).sum::<f64>()
             + PRIOR_DAYS
-                * (0..Attr::ALL.len())
-                    .map(|i| peers.novelty_rate(i))
+                * Attr::ALL
+                    .iter()
+                    .map(|a| peers.novelty_rate(*a))
                     .sum::<f64>())
             / (late_days + PRIOR_DAYS);
         Usual {
             events: per_day(own_events, peers.events()),
             rarity,
-            namespaces: per_day(own.breadth_sum[0] as f64, peers.breadth_sum(0)),
+            namespaces: per_day(
+                own.breadth_sum[BreadthKind::Namespace] as f64,
+                peers.breadth_sum(BreadthKind::Namespace),
+            ),
             new_values,
             own_events,
             peer_events: peers.events(),
@@ -509,10 +561,10 @@ impl Usual {
 /// Share of identities (with a baseline) that did each action at any time.
 fn action_reach(b: &Baselines) -> HashMap<u32, f64> {
     let identities = b.users.iter().filter(|u| u.has_history()).count().max(1) as f64;
-    b.touched_by
+    b.reach
         .iter()
         .filter(|((attr, _), _)| *attr == Attr::Action)
-        .map(|((_, a), users)| (*a, users.len() as f64 / identities))
+        .map(|((_, a), reach)| (*a, f64::from(reach.identities) / identities))
         .collect()
 }
 
@@ -526,92 +578,112 @@ fn rarity(action: u32, reach: &HashMap<u32, f64>) -> f64 {
         .ln()
 }
 
+/// The feature matrix of `days`, one row each. A feature that is not a
+/// finite number is left at 0 (as usual) and counted in the log: it
+/// abstains rather than isolating the day.
 fn feature_rows(
     days: &[DayActivity],
     usual: &[Usual],
     reach: &HashMap<u32, f64>,
     b: &Baselines,
 ) -> Array2<f64> {
-    let mut rows = Array2::zeros((days.len(), FEATURES.len()));
+    let mut rows = Array2::zeros((days.len(), Feature::ALL.len()));
+    let mut not_finite = 0usize;
     for (i, d) in days.iter().enumerate() {
-        let u = &usual[d.user as usize];
-        let ratio = |x: f64, usual: f64| ((x + 1.0) / (usual + 1.0)).ln();
-        let events = d.events() as f64;
-        let own = &b.users[d.user as usize];
-        let peers = b.peers_of(d.user);
-        let own_share = |a: u32| {
-            let peer_share = peers.action_count(a) / u.peer_events.max(1.0);
-            let count = own.action_counts.get(&a).copied().unwrap_or(0) as f64;
-            ((count + PRIOR_EVENTS * peer_share) / (u.own_events + PRIOR_EVENTS))
-                .max(0.5 / (u.own_events + PRIOR_EVENTS))
-        };
-        let peer_share = |a: u32| ((peers.action_count(a) + 0.5) / (u.peer_events + 1.0)).min(1.0);
-        // The day's mix is shrunk toward the reference with MIX_PRIOR events,
-        // so a two-event day does not look like a new way of working.
-        let kl = |q: &dyn Fn(u32) -> f64| -> f64 {
-            d.actions
-                .iter()
-                .map(|(a, n)| {
-                    let q = q(*a);
-                    let p = (f64::from(*n) + MIX_PRIOR * q) / (events + MIX_PRIOR);
-                    f64::from(*n) / (events + MIX_PRIOR) * (p / q).ln()
-                })
-                .sum::<f64>()
-                .max(0.0)
-        };
-        let day_rarity = d
-            .actions
-            .iter()
-            .map(|(a, n)| f64::from(*n) * rarity(*a, reach))
-            .sum::<f64>()
-            / events;
-        let odd_hours = d
-            .buckets
-            .iter()
-            .map(|t| -(168.0 * u.hour_mass[hour_of_week(*t)]).ln())
-            .fold(f64::NEG_INFINITY, f64::max);
-        let values = [
-            ratio(events, u.events),
-            kl(&own_share),
-            kl(&peer_share),
-            day_rarity - u.rarity,
-            ratio(f64::from(d.breadth[0]), u.namespaces),
-            // Everything is first-seen for a newcomer: novelty judges those
-            // by their rarity among peers, the forest leaves them at usual.
-            if own.has_history() {
-                ratio(f64::from(d.new_values), u.new_values)
+        let values = features(d, &usual[d.user as usize], reach, b);
+        for (feature, v) in values.iter() {
+            if v.is_finite() {
+                rows[[i, feature.index()]] = *v;
             } else {
-                0.0
-            },
-            odd_hours,
-        ];
-        for (j, v) in values.into_iter().enumerate() {
-            rows[[i, j]] = if v.is_finite() { v } else { 0.0 };
+                not_finite += 1;
+            }
         }
+    }
+    if not_finite > 0 {
+        tracing::warn!(
+            values = not_finite,
+            "Some identity-day features were not finite numbers; they count as usual."
+        );
     }
     rows
 }
 
-/// The numbers behind one feature, for the reason sentence.
-fn explain(feature: usize, d: &DayActivity, u: &Usual, row: &[f64], b: &Baselines) -> String {
+/// One identity-day's features, relative to its usual day.
+fn features(d: &DayActivity, u: &Usual, reach: &HashMap<u32, f64>, b: &Baselines) -> Features {
+    let ratio = |x: f64, usual: f64| ((x + 1.0) / (usual + 1.0)).ln();
+    let events = d.events() as f64;
+    let own = &b.users[d.user as usize];
+    let peers = b.peers_of(d.user);
+    let own_share = |a: u32| {
+        let peer_share = peers.action_count(a) / u.peer_events.max(1.0);
+        let count = own.action_count(a) as f64;
+        ((count + PRIOR_EVENTS * peer_share) / (u.own_events + PRIOR_EVENTS))
+            .max(0.5 / (u.own_events + PRIOR_EVENTS))
+    };
+    let peer_share = |a: u32| ((peers.action_count(a) + 0.5) / (u.peer_events + 1.0)).min(1.0);
+    // The day's mix is shrunk toward the reference with MIX_PRIOR events,
+    // so a two-event day does not look like a new way of working.
+    let kl = |q: &dyn Fn(u32) -> f64| -> f64 {
+        d.actions
+            .iter()
+            .map(|(a, n)| {
+                let q = q(*a);
+                let p = (f64::from(*n) + MIX_PRIOR * q) / (events + MIX_PRIOR);
+                f64::from(*n) / (events + MIX_PRIOR) * (p / q).ln()
+            })
+            .sum::<f64>()
+            .max(0.0)
+    };
+    let day_rarity = d
+        .actions
+        .iter()
+        .map(|(a, n)| f64::from(*n) * rarity(*a, reach))
+        .sum::<f64>()
+        / events;
+    let odd_hours = d
+        .buckets
+        .iter()
+        .map(|t| -(HOURS_PER_WEEK as f64 * u.hour_mass[hour_of_week(*t)]).ln())
+        .fold(f64::NEG_INFINITY, f64::max);
+    Features::from_fn(|feature| match feature {
+        Feature::Volume => ratio(events, u.events),
+        Feature::MixVsOwn => kl(&own_share),
+        Feature::MixVsPeers => kl(&peer_share),
+        Feature::OrgRare => day_rarity - u.rarity,
+        Feature::Namespaces => ratio(f64::from(d.breadth[BreadthKind::Namespace]), u.namespaces),
+        // Everything is first-seen for a newcomer: novelty judges those by
+        // their rarity among peers, the forest leaves them at usual.
+        Feature::FirstSeen if own.has_history() => ratio(f64::from(d.new_values), u.new_values),
+        Feature::FirstSeen => 0.0,
+        Feature::HourOfWeek => odd_hours,
+    })
+}
+
+/// The numbers behind one feature, for the reason sentence; `value` is the
+/// day's raw value of the feature.
+fn explain(feature: Feature, d: &DayActivity, u: &Usual, value: f64, b: &Baselines) -> String {
     let vs = |x: f64, usual: f64, what: &str| {
         format!("{} {what} vs usual {}", fmt_amount(x), fmt_amount(usual))
     };
     match feature {
-        0 => vs(d.events() as f64, u.events, "events"),
-        1 | 2 => {
+        Feature::Volume => vs(d.events() as f64, u.events, "events"),
+        Feature::MixVsOwn | Feature::MixVsPeers => {
             let top = d
                 .actions
                 .iter()
                 .max_by_key(|(_, n)| *n)
                 .map(|(a, n)| format!("{} ×{n}", b.values.name(*a)))
                 .unwrap_or_default();
-            format!("divergence {:.1}; most: {top}", row[feature])
+            format!("divergence {value:.1}; most: {top}")
         }
-        3 => format!("{:+.1} nats rarer than usual", row[feature]),
-        4 => vs(f64::from(d.breadth[0]), u.namespaces, "distinct"),
-        5 => vs(f64::from(d.new_values), u.new_values, "new"),
-        _ => {
+        Feature::OrgRare => format!("{value:+.1} nats rarer than usual"),
+        Feature::Namespaces => vs(
+            f64::from(d.breadth[BreadthKind::Namespace]),
+            u.namespaces,
+            "distinct",
+        ),
+        Feature::FirstSeen => vs(f64::from(d.new_values), u.new_values, "new"),
+        Feature::HourOfWeek => {
             let hours: Vec<String> = d
                 .buckets
                 .iter()
@@ -630,9 +702,7 @@ fn departing_actions(d: &DayActivity, u: &Usual, b: &Baselines) -> Vec<u32> {
         .actions
         .iter()
         .map(|(a, n)| {
-            let usual = own.action_counts.get(a).copied().unwrap_or(0) as f64
-                / u.own_events.max(1.0)
-                * u.events;
+            let usual = own.action_count(*a) as f64 / u.own_events.max(1.0) * u.events;
             (f64::from(*n) / (usual + 0.5), *a)
         })
         .collect();

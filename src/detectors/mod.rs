@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Params are checked before anything is fitted (`XParams -> X -> fitted`),
-//! and unknown keys are rejected with their line and column.
+//! and unknown keys are rejected with their line and column. Reading model
+//! files is the CLI edge's job (`crate::models`).
 
 pub mod breadth;
 pub mod count_spike;
@@ -19,12 +20,9 @@ pub mod isolation_forest;
 pub mod novelty;
 pub mod time_of_week;
 
-use std::path::{Path, PathBuf};
-
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
-use crate::pipeline::baseline::{Baselines, WindowActivity};
+use crate::activity::baseline::{Baselines, WindowActivity};
 
 /// Why a model file's parameters were refused.
 #[derive(Debug, thiserror::Error)]
@@ -122,93 +120,6 @@ impl ModelFile {
     }
 }
 
-/// Reads and checks one model file.
-pub fn load_model(path: &Path) -> Result<Box<dyn Detector>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_model(&text, path)
-}
-
-/// Checks one model file's text; `path` names it in errors.
-fn parse_model(text: &str, path: &Path) -> Result<Box<dyn Detector>> {
-    let file: ModelFile = toml::from_str(text).map_err(|source| Error::ParseModel {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    file.build().map_err(|source| Error::InvalidModel {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// The shipped `models/`, compiled into the binary, so an installed or
-/// containerised `lakehound` runs without its checkout. `--models DIR`
-/// replaces them.
-pub const BUILTIN_MODELS: [(&str, &str); 5] = [
-    ("breadth.toml", include_str!("../../models/breadth.toml")),
-    (
-        "count_spike.toml",
-        include_str!("../../models/count_spike.toml"),
-    ),
-    (
-        "isolation_forest.toml",
-        include_str!("../../models/isolation_forest.toml"),
-    ),
-    ("novelty.toml", include_str!("../../models/novelty.toml")),
-    (
-        "time_of_week.toml",
-        include_str!("../../models/time_of_week.toml"),
-    ),
-];
-
-/// Where the built-in models say they come from, in logs and run.json.
-pub const BUILTIN_MODELS_ORIGIN: &str = "built-in";
-
-/// [`BUILTIN_MODELS`], checked; each is named `built-in/<file>`.
-pub fn builtin_models() -> Result<Vec<(PathBuf, Box<dyn Detector>)>> {
-    BUILTIN_MODELS
-        .iter()
-        .map(|(file, text)| {
-            let path = Path::new(BUILTIN_MODELS_ORIGIN).join(file);
-            parse_model(text, &path).map(|model| (path, model))
-        })
-        .collect()
-}
-
-/// Every `*.toml` in `dir`, sorted by file name, checked. Two files with the
-/// same `name` are refused.
-pub fn load_models(dir: &Path) -> Result<Vec<(PathBuf, Box<dyn Detector>)>> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::ModelDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(Error::NoModels {
-            path: dir.to_path_buf(),
-        });
-    }
-    let mut models: Vec<(PathBuf, Box<dyn Detector>)> = Vec::new();
-    for path in paths {
-        let model = load_model(&path)?;
-        if let Some((first, _)) = models.iter().find(|(_, m)| m.name() == model.name()) {
-            return Err(Error::DuplicateModel {
-                name: model.name().to_owned(),
-                first: first.clone(),
-                second: path,
-            });
-        }
-        models.push((path, model));
-    }
-    Ok(models)
-}
-
 /// Checks shared by the params structs.
 pub(crate) fn positive(name: &str, field: &'static str, v: f64) -> Result<(), ParamsError> {
     if v.is_finite() && v > 0.0 {
@@ -232,11 +143,6 @@ pub(crate) fn probability(name: &str, field: &'static str, v: f64) -> Result<(),
             format!("must be in (0, 1], got {v}"),
         ))
     }
-}
-
-/// The sum over peers of `f`, e.g. their pooled action counts.
-pub(crate) fn peer_sum(peers: &[u32], f: impl Fn(u32) -> f64) -> f64 {
-    peers.iter().map(|v| f(*v)).sum()
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@
 use serde::Deserialize;
 
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
-use crate::pipeline::baseline::{Baselines, WindowActivity};
-use crate::pipeline::load::Attr;
+use crate::activity::baseline::{Baselines, WindowActivity};
+use crate::activity::{Attr, SeenRow};
 use crate::stats::{fisher, fmt_p};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,13 +169,11 @@ struct Item {
 impl FittedNovelty<'_> {
     /// New values of this kind per active day in the second half of the
     /// baseline; peers' mean for an identity without one.
-    fn habitual_rate(&self, user: u32, attr_index: usize) -> f64 {
-        let rate = |v: u32| {
-            self.b.users[v as usize]
-                .novelty_rates()
-                .map(|r| r[attr_index])
-        };
-        rate(user).unwrap_or_else(|| self.b.peers_of(user).novelty_rate(attr_index))
+    fn habitual_rate(&self, user: u32, attr: Attr) -> f64 {
+        self.b.users[user as usize]
+            .novelty_rates()
+            .map(|r| r[attr])
+            .unwrap_or_else(|| self.b.peers_of(user).novelty_rate(attr))
     }
 
     fn is_sensitive(&self, attr: Attr, value: &str) -> bool {
@@ -188,94 +186,93 @@ impl FittedNovelty<'_> {
     }
 }
 
+/// Shares of identities are smoothed by this many identities, so a value
+/// nobody else touched is rare, not impossible.
+const SMOOTHING: f64 = 0.5;
+/// Items a reason names before "and N more".
+const SHOWN_ITEMS: usize = 4;
+
+impl FittedNovelty<'_> {
+    /// One first-seen value weighed by its rarity, or `None` when ordinary.
+    fn item(&self, user: u32, seen: &SeenRow, active_days: f64) -> Option<Item> {
+        if !self.attributes.contains(&seen.attr) {
+            return None;
+        }
+        let peers = self.b.peers.count(user);
+        let identities = self.b.users.len().saturating_sub(1);
+        let peer_touch = self.b.peer_touches(user, seen.attr, seen.value);
+        // The identity itself touched it: the others are the rest.
+        let org_touch = (self.b.reach(seen.attr, seen.value).identities as usize).saturating_sub(1);
+        let peer_share = (peer_touch as f64 + SMOOTHING) / (peers as f64 + 2.0 * SMOOTHING);
+        let org_share = (org_touch as f64 + SMOOTHING) / (identities as f64 + 1.0).max(2.0);
+        let lambda = self.habitual_rate(user, seen.attr) * active_days;
+        let value = self.b.values.name(seen.value);
+        let mut p = ((peer_share * org_share).sqrt() * (1.0 + lambda)).min(1.0);
+        let sensitive = self.is_sensitive(seen.attr, value);
+        if sensitive {
+            p = p.powf(self.params.sensitive_weight);
+        }
+        (p <= self.params.ignore_p).then(|| Item {
+            p,
+            first: seen.first,
+            text: format!(
+                "{} {value}{} ({peer_touch} of {peers} peers, {org_touch} of {identities} identities)",
+                seen.attr.noun(),
+                if sensitive { " [sensitive]" } else { "" },
+            ),
+            action: (seen.attr == Attr::Action).then_some(seen.value),
+        })
+    }
+
+    /// The kept items of one identity as one piece of evidence.
+    fn evidence(&self, user: u32, mut items: Vec<Item>) -> Option<Evidence> {
+        let p = fisher(&items.iter().map(|i| i.p).collect::<Vec<_>>());
+        if items.is_empty() || p >= self.params.report_p {
+            return None;
+        }
+        items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
+        let width = self.b.bucket.micros;
+        let floors = items.iter().map(|i| self.b.bucket.floor(i.first));
+        let start = floors.clone().min().unwrap_or(0);
+        let end = floors.max().unwrap_or(0) + width;
+        let shown: Vec<&str> = items
+            .iter()
+            .take(SHOWN_ITEMS)
+            .map(|i| i.text.as_str())
+            .collect();
+        let more = items.len().saturating_sub(shown.len());
+        Some(Evidence {
+            user,
+            start: start.max(self.b.window.start),
+            end: end.min(self.b.window.end.max(start + width)),
+            p_value: p,
+            reason: format!(
+                "first time for this identity: {}{} (p = {})",
+                shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                },
+                fmt_p(p)
+            ),
+            observed: items.len() as f64,
+            expected: 0.0,
+            actions: items.iter().filter_map(|i| i.action).collect(),
+        })
+    }
+}
+
 impl Fitted for FittedNovelty<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
-        let org = self.b.users.len().max(2) as f64;
         let mut out = Vec::new();
         for user in 0..w.users() as u32 {
-            let peers = &self.b.peers.members[user as usize];
             let active_days = w.breadth[user as usize].len() as f64;
-            let mut items: Vec<Item> = Vec::new();
-            for seen in &w.novel[user as usize] {
-                let Some(attr_index) = Attr::ALL.iter().position(|a| *a == seen.attr) else {
-                    continue;
-                };
-                if !self.attributes.contains(&seen.attr) {
-                    continue;
-                }
-                let touched = self
-                    .b
-                    .touched_by
-                    .get(&(seen.attr, seen.value))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                let peer_touch = touched.iter().filter(|v| self.b.is_peer(user, **v)).count();
-                let org_touch = touched.iter().filter(|v| **v != user).count();
-                let peer_share = (peer_touch as f64 + 0.5) / (peers.len() as f64 + 1.0);
-                let org_share = (org_touch as f64 + 0.5) / org;
-                let lambda = self.habitual_rate(user, attr_index) * active_days;
-                let value = self.b.values.name(seen.value);
-                let mut p = ((peer_share * org_share).sqrt() * (1.0 + lambda)).min(1.0);
-                let sensitive = self.is_sensitive(seen.attr, value);
-                if sensitive {
-                    p = p.powf(self.params.sensitive_weight);
-                }
-                if p > self.params.ignore_p {
-                    continue;
-                }
-                items.push(Item {
-                    p,
-                    first: seen.first,
-                    text: format!(
-                        "{} {value}{} ({peer_touch} of {} peers, {org_touch} of {} identities)",
-                        seen.attr.noun(),
-                        if sensitive { " [sensitive]" } else { "" },
-                        peers.len(),
-                        self.b.users.len() - 1,
-                    ),
-                    action: (seen.attr == Attr::Action).then_some(seen.value),
-                });
-            }
-            if items.is_empty() {
-                continue;
-            }
-            let p = fisher(&items.iter().map(|i| i.p).collect::<Vec<_>>());
-            if p >= self.params.report_p {
-                continue;
-            }
-            items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
-            let width = self.b.bucket.micros;
-            let start = items
+            let items: Vec<Item> = w.novel[user as usize]
                 .iter()
-                .map(|i| self.b.bucket.floor(i.first))
-                .min()
-                .unwrap_or(0);
-            let end = items
-                .iter()
-                .map(|i| self.b.bucket.floor(i.first) + width)
-                .max()
-                .unwrap_or(0);
-            let shown: Vec<&str> = items.iter().take(4).map(|i| i.text.as_str()).collect();
-            let more = items.len().saturating_sub(shown.len());
-            out.push(Evidence {
-                user,
-                start: start.max(self.b.window.start),
-                end: end.min(self.b.window.end.max(start + width)),
-                p_value: p,
-                reason: format!(
-                    "first time for this identity: {}{} (p = {})",
-                    shown.join("; "),
-                    if more > 0 {
-                        format!("; and {more} more")
-                    } else {
-                        String::new()
-                    },
-                    fmt_p(p)
-                ),
-                observed: items.len() as f64,
-                expected: 0.0,
-                actions: items.iter().filter_map(|i| i.action).collect(),
-            });
+                .filter_map(|seen| self.item(user, seen, active_days))
+                .collect();
+            out.extend(self.evidence(user, items));
         }
         Ok(out)
     }

@@ -10,9 +10,9 @@
 use serde::Deserialize;
 
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
-use crate::pipeline::baseline::{Baselines, WindowActivity};
+use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::stats::fmt_p;
-use crate::window::{hour_of_week, rfc3339};
+use crate::window::{hour_of_week, rfc3339, HOURS_PER_WEEK};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,24 +60,12 @@ impl Detector for TimeOfWeek {
         let p = &self.params;
         let tails = (0..baselines.users.len())
             .map(|u| {
-                let mass = hour_mass(baselines, u as u32, p.prior_weight, p.floor_weight);
-                let mut order: Vec<usize> = (0..168).collect();
-                order.sort_by(|a, b| mass[*a].total_cmp(&mass[*b]));
-                let mut tail = vec![0.0; 168];
-                let mut running = 0.0;
-                let mut i = 0;
-                while i < order.len() {
-                    let mut j = i;
-                    while j < order.len() && mass[order[j]] == mass[order[i]] {
-                        running += mass[order[j]];
-                        j += 1;
-                    }
-                    for h in &order[i..j] {
-                        tail[*h] = f64::min(running, 1.0);
-                    }
-                    i = j;
-                }
-                tail
+                tails(&hour_mass(
+                    baselines,
+                    u as u32,
+                    p.prior_weight,
+                    p.floor_weight,
+                ))
             })
             .collect();
         Ok(Box::new(FittedTimeOfWeek {
@@ -88,6 +76,22 @@ impl Detector for TimeOfWeek {
     }
 }
 
+/// The p-value of each hour: the total mass of the hours at most as likely
+/// as it (ties share one value).
+fn tails(mass: &[f64; HOURS_PER_WEEK]) -> [f64; HOURS_PER_WEEK] {
+    let mut order: Vec<usize> = (0..HOURS_PER_WEEK).collect();
+    order.sort_by(|a, b| mass[*a].total_cmp(&mass[*b]));
+    let mut tail = [0.0; HOURS_PER_WEEK];
+    let mut running = 0.0;
+    for tied in order.chunk_by(|a, b| mass[*a] == mass[*b]) {
+        running += tied.iter().map(|h| mass[*h]).sum::<f64>();
+        for h in tied {
+            tail[*h] = f64::min(running, 1.0);
+        }
+    }
+    tail
+}
+
 /// Probability of each hour of the week for `user`: its own active hours,
 /// shrunk toward its peers' profile with `prior_weight` hours and floored
 /// with `floor_weight` hours spread evenly. Sums to 1.
@@ -96,29 +100,28 @@ pub(crate) fn hour_mass(
     user: u32,
     prior_weight: f64,
     floor_weight: f64,
-) -> Vec<f64> {
+) -> [f64; HOURS_PER_WEEK] {
     let own = &b.users[user as usize];
     let view = b.peers_of(user);
-    let peer: Vec<f64> = (0..168).map(|h| view.hour(h)).collect();
+    let peer: [f64; HOURS_PER_WEEK] = std::array::from_fn(|h| view.hour(h));
     let peer_total: f64 = peer.iter().sum();
     let own_total = f64::from(own.active_buckets);
-    (0..168)
-        .map(|h| {
-            let peer_share = if peer_total > 0.0 {
-                peer[h] / peer_total
-            } else {
-                1.0 / 168.0
-            };
-            (f64::from(own.hour_profile[h]) + prior_weight * peer_share + floor_weight / 168.0)
-                / (own_total + prior_weight + floor_weight)
-        })
-        .collect()
+    let uniform = 1.0 / HOURS_PER_WEEK as f64;
+    std::array::from_fn(|h| {
+        let peer_share = if peer_total > 0.0 {
+            peer[h] / peer_total
+        } else {
+            uniform
+        };
+        (f64::from(own.hour_profile[h]) + prior_weight * peer_share + floor_weight * uniform)
+            / (own_total + prior_weight + floor_weight)
+    })
 }
 
 struct FittedTimeOfWeek<'a> {
     report_p: f64,
     /// Per user, per hour of week: the p-value of activity then.
-    tails: Vec<Vec<f64>>,
+    tails: Vec<[f64; HOURS_PER_WEEK]>,
     b: &'a Baselines,
 }
 
@@ -127,31 +130,24 @@ impl Fitted for FittedTimeOfWeek<'_> {
         let width = self.b.bucket.micros;
         let mut out = Vec::new();
         for user in 0..w.users() as u32 {
-            let mut last_bucket = None;
-            for r in &w.counts[user as usize] {
-                if last_bucket == Some(r.bucket) {
-                    continue;
-                }
-                last_bucket = Some(r.bucket);
-                let how = hour_of_week(r.bucket);
+            // Rows are sorted by bucket: one run of rows per active bucket.
+            for rows in w.counts[user as usize].chunk_by(|a, b| a.bucket == b.bucket) {
+                let bucket = rows[0].bucket;
+                let how = hour_of_week(bucket);
                 let p = self.tails[user as usize][how];
                 if p >= self.report_p {
                     continue;
                 }
-                let events: u32 = w.counts[user as usize]
-                    .iter()
-                    .filter(|x| x.bucket == r.bucket)
-                    .map(|x| x.n)
-                    .sum();
+                let events: u32 = rows.iter().map(|x| x.n).sum();
                 let own = &self.b.users[user as usize];
                 out.push(Evidence {
                     user,
-                    start: r.bucket,
-                    end: r.bucket + width,
+                    start: bucket,
+                    end: bucket + width,
                     p_value: p,
                     reason: format!(
                         "{events} events at {} ({} UTC), an hour of the week where this identity has {} of {} active hours in the baseline (p = {})",
-                        rfc3339(r.bucket),
+                        rfc3339(bucket),
                         weekday_hour(how),
                         own.hour_profile[how],
                         own.active_buckets,
@@ -167,6 +163,7 @@ impl Fitted for FittedTimeOfWeek<'_> {
     }
 }
 
+/// `Mon 03:00` for an hour of the week.
 fn weekday_hour(how: usize) -> String {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     format!("{} {:02}:00", DAYS[how / 24], how % 24)

@@ -18,9 +18,9 @@ use polars::prelude::*;
 use super::falco::workload_identity;
 use super::Normalised;
 use crate::error::{Error, Result};
-use crate::pipeline::load::{discover, events_frame};
+use crate::lake::{discover, events_frame, T};
 use crate::schema::{ACTION, CLUSTER_ID, NAMESPACE, POD, SOURCE, USER};
-use crate::window::{Bound, Window, MICROS_PER_DAY};
+use crate::window::date_of;
 
 /// How long after a session opens a new process may still belong to it.
 pub const SESSION_WINDOW: i64 = 3_600_000_000;
@@ -103,14 +103,11 @@ fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions>
     if !lake.join(crate::schema::EVENTS_DIR).is_dir() {
         return Ok(sessions);
     }
-    let day = |t: i64| {
-        chrono::DateTime::from_timestamp_micros(t.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
-            .map(|d| d.date_naive())
-            .unwrap_or_default()
-    };
-    // One baseline day is the least a Window takes; it only widens the read.
-    let window = Window::new(Bound::Date(day(from)), Bound::Date(day(to)), 1)?;
-    let files = discover(lake, &window)?;
+    let dates: Vec<chrono::NaiveDate> = date_of(from)
+        .iter_days()
+        .take_while(|d| *d <= date_of(to))
+        .collect();
+    let files = discover(lake, &dates)?;
     if files.files.is_empty() {
         return Ok(sessions);
     }
@@ -131,7 +128,7 @@ fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions>
     let text = |name: &str| df.column(name).and_then(|c| c.str().cloned());
     let mut read = || -> PolarsResult<()> {
         let (t, users, clusters, namespaces, pods) = (
-            df.column("t")?.i64()?.clone(),
+            df.column(T)?.i64()?.clone(),
             text(USER)?,
             text(CLUSTER_ID)?,
             text(NAMESPACE)?,

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::input::{FileRecords, InputFile};
 use super::{Format, IngestReport, Normalised};
 use crate::error::{Error, Result};
-use crate::pipeline::write::{atomic_write, write_parquet};
-use crate::schema::{self, Event, EVENTS_DIR, EVENT_ID, PARTITION_KEY, SOURCE};
+use crate::lake::{atomic_write, partition_dir, write_parquet};
+use crate::schema::{self, Event, EVENT_ID, SOURCE};
 
 /// A record that could not become an event, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +134,7 @@ fn write_day(
     run_id: &str,
     batch: usize,
 ) -> Result<(NaiveDate, u64, u64)> {
-    let dir = lake.join(EVENTS_DIR).join(format!("{PARTITION_KEY}={day}"));
+    let dir = partition_dir(lake, day);
     let in_lake = existing_ids(&dir, source)?;
     let mut order: Vec<&Event> = chunks.iter().flatten().map(|n| &n.event).collect();
     let received = order.len();
@@ -147,27 +147,16 @@ fn write_day(
         return Ok((day, 0, duplicates));
     }
     let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
-    let mut df =
+    let df =
         schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
-    write_parquet(&path, &mut df)?;
+    write_parquet(&path, &df)?;
     Ok((day, order.len() as u64, duplicates))
 }
 
 /// The event ids of `source` already in a partition.
 fn existing_ids(dir: &Path, source: &str) -> Result<FxHashSet<String>> {
     let mut ids = FxHashSet::default();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(ids);
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    files.sort();
+    let files = crate::lake::partitions::list_partition(dir)?.unwrap_or_default();
     for path in files {
         let doing = format!("reading the event ids already in {}", path.display());
         let df = LazyFrame::scan_parquet(

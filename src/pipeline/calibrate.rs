@@ -27,13 +27,13 @@ use std::collections::HashMap;
 
 use tracing::info;
 
-use super::baseline;
-use super::context::Peers;
-use super::load::{Activity, SeenRow};
 use super::score;
+use crate::activity::baseline;
+use crate::activity::peers::Peers;
+use crate::activity::{Activity, SeenRow};
 use crate::detectors::Detector;
 use crate::stats::{TailCalibration, P_FLOOR};
-use crate::window::{Bucket, Window, MICROS_PER_DAY};
+use crate::window::{day_floor, Bucket, Window, MICROS_PER_DAY};
 
 /// Fewer practice identity-days with evidence than this and a detector's
 /// own p-values stand.
@@ -96,7 +96,7 @@ pub fn fit(
     for (d, e) in &scored.evidence {
         let surprise = -e.p_value.clamp(P_FLOOR, 1.0).ln();
         // The day the evidence starts in: the unit the forest scores too.
-        let day = e.start - e.start.rem_euclid(MICROS_PER_DAY);
+        let day = day_floor(e.start);
         let slot = strongest[*d].entry((e.user, day)).or_insert(0.0);
         *slot = slot.max(surprise);
     }
@@ -185,7 +185,7 @@ pub fn rehearsal(activity: &Activity, window: &Window) -> Option<Rehearsal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::load::{Attr, CountRow};
+    use crate::activity::{Attr, CountRow};
 
     const DAY: i64 = MICROS_PER_DAY;
 
@@ -245,7 +245,16 @@ mod tests {
         c.detectors.push(None);
         let raw = (-30.0_f64).exp();
         assert!(c.p_value(0, raw) > 0.01);
-        assert!(c.p_value(0, 1e-300) >= 1e-300);
+        // Ten nats past the three practice days: their share, divided by e^10.
+        let far = c.p_value(0, (-40.0_f64).exp());
+        assert!(
+            (far - 3.0 / 101.0 * (-10.0_f64).exp()).abs() < 1e-15,
+            "{far}"
+        );
+        // Calibration never makes evidence stronger than the detector said.
+        for raw in [0.9, 1e-3, 1e-9] {
+            assert!(c.p_value(0, raw) >= raw, "{raw}");
+        }
         assert_eq!(c.p_value(1, 1e-7), 1e-7);
         assert_eq!(c.p_value(7, 0.5), 0.5);
     }

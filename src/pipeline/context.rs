@@ -12,8 +12,12 @@
 //!    nearest its first days' action mix, so a new hire who works like a
 //!    team is judged against that team and an account that works like
 //!    nobody stands out against the closest group it resembles. A cluster
-//!    with fewer than 8 other members is not used;
+//!    with fewer than 8 other members is not used, and neither are the
+//!    clusters at all when their silhouette shows no structure;
 //! 4. the whole org, when nothing else applies.
+//!
+//! Each group is one pool of baselines (`activity::peers`), so peers cost
+//! the same whatever the groups' sizes: linear in identities.
 //!
 //! The same clusters sanity-check declared groups: an identity whose cluster
 //! is not the one most of its group falls in is listed in `run.json`
@@ -24,48 +28,12 @@ use std::path::Path;
 
 use chrono::DateTime;
 use ndarray::Array2;
-use serde::Serialize;
 
-use super::load::Activity;
+use crate::activity::peers::{LearnedGroups, PeerGroup, PeerSource, Peers};
+use crate::activity::Activity;
+use crate::clustering::Clusters;
 use crate::error::{Error, Result};
 use crate::window::Window;
-
-/// Where an identity's peer group came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PeerSource {
-    Context,
-    Asserted,
-    Learned,
-    Org,
-}
-
-/// Peers of every identity, indexed by user id.
-#[derive(Debug, Clone, Default)]
-pub struct Peers {
-    /// The `peer_group` a finding shows, e.g. `team-payments` or
-    /// `learned: cluster 3 of 9, like ana@example.com`.
-    pub label: Vec<String>,
-    pub source: Vec<PeerSource>,
-    /// Other identities in the group (never the identity itself), sorted.
-    pub members: Vec<Vec<u32>>,
-    /// Behaviour clusters of the identities with a baseline.
-    pub learned: LearnedGroups,
-}
-
-/// What the k-means peer groups found, for `run.json`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LearnedGroups {
-    /// Identities clustered (those with baseline activity).
-    pub identities: usize,
-    /// Clusters chosen by the silhouette rule.
-    pub k: usize,
-    pub silhouette: f64,
-    /// Identities whose behaviour cluster differs from the one most of their
-    /// declared group is in: `(identity, declared group)`.
-    #[serde(skip)]
-    pub unlike_declared: Vec<(u32, String)>,
-}
 
 /// Actions (by how many identities do them) that span the behaviour space;
 /// the rest are pooled into one "other" coordinate.
@@ -80,6 +48,13 @@ const MIN_GROUP_PEERS: usize = 2;
 /// that way). Thresholds of 5, 8 and 12 gave the same findings on the seven
 /// sample seeds.
 const MIN_LEARNED_PEERS: usize = 8;
+/// Below this mean silhouette the clusters are not groups at all (k-means
+/// always returns k clusters, even of uniform noise): identities without a
+/// declared group are compared with the whole org instead. Rousseeuw's
+/// reading of the silhouette calls below 0.25 "no substantial structure";
+/// the sample org's teams score 0.2-0.3, a 20,000-identity lake of
+/// independent users 0.03.
+pub const MIN_SILHOUETTE: f64 = 0.1;
 
 /// One membership interval from the identity table.
 #[derive(Debug, Clone)]
@@ -89,10 +64,162 @@ struct Membership {
     valid_to: Option<i64>,
 }
 
-pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> Result<Peers> {
-    let n = activity.users.len();
-    let mut group: Vec<Option<(String, PeerSource)>> = vec![None; n];
+/// A declared group of one identity, and where it was declared.
+type Declared = Option<(String, PeerSource)>;
 
+pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> Result<Peers> {
+    let declared = declared_groups(activity, window, context)?;
+    let mix = action_mix(activity, |bucket| bucket < window.start);
+    let history: Vec<bool> = mix.iter().map(|m| !m.is_empty()).collect();
+    let with_history: Vec<u32> = (0..history.len() as u32)
+        .filter(|u| history[*u as usize])
+        .collect();
+    let space = BehaviourSpace::new(&mix, &with_history);
+    let clusters = crate::clustering::learn(space.matrix(&mix, &with_history).view());
+    let structure = clusters.k > 1 && clusters.silhouette >= MIN_SILHOUETTE;
+    let mut cluster_of: Vec<Option<usize>> = vec![None; history.len()];
+    if structure {
+        for (row, u) in with_history.iter().enumerate() {
+            cluster_of[*u as usize] = Some(clusters.assignment[row]);
+        }
+        // Newcomers: the cluster nearest what they did in the window.
+        let first_days = action_mix(activity, |bucket| window.in_window(bucket));
+        for (u, slot) in cluster_of.iter_mut().enumerate() {
+            if !history[u] && !first_days[u].is_empty() {
+                *slot = Some(clusters.nearest(&space.vector(&first_days[u])));
+            }
+        }
+    }
+    let learned = LearnedGroups {
+        identities: with_history.len(),
+        k: clusters.k,
+        silhouette: clusters.silhouette,
+        used: structure,
+        verdict: verdict(&clusters, structure),
+        unlike_declared: if structure {
+            unlike_declared(&declared, &cluster_of, &history)
+        } else {
+            Vec::new()
+        },
+    };
+    let names = ClusterNames {
+        clusters: &clusters,
+        with_history: &with_history,
+        activity,
+    };
+    Ok(assign(declared, &cluster_of, history, &names, learned))
+}
+
+/// The `run.json` sentence on whether the clusters are used.
+fn verdict(clusters: &Clusters, structure: bool) -> String {
+    if structure {
+        format!(
+            "{} behaviour clusters (silhouette {:.2}) are the peers of identities without a declared group",
+            clusters.k, clusters.silhouette
+        )
+    } else {
+        format!(
+            "no behaviour clusters: the best k = {} has silhouette {:.2}, below {MIN_SILHOUETTE}; identities without a declared group are compared with the whole org",
+            clusters.k, clusters.silhouette
+        )
+    }
+}
+
+/// What a learned group is called: `cluster 3 of 9, like ana@example.com`.
+struct ClusterNames<'a> {
+    clusters: &'a Clusters,
+    with_history: &'a [u32],
+    activity: &'a Activity,
+}
+
+impl ClusterNames<'_> {
+    fn name(&self, c: usize) -> String {
+        let like = self
+            .activity
+            .users
+            .name(self.with_history[self.clusters.representative[c]]);
+        format!("cluster {} of {}, like {like}", c + 1, self.clusters.k)
+    }
+}
+
+/// Every identity's group: its declared group when big enough, else its
+/// cluster when that has enough members, else the org. Each group is
+/// created once, so this is linear in identities.
+fn assign(
+    declared: Vec<Declared>,
+    cluster_of: &[Option<usize>],
+    history: Vec<bool>,
+    names: &ClusterNames,
+    learned: LearnedGroups,
+) -> Peers {
+    let mut declared_size: HashMap<&str, usize> = HashMap::new();
+    for (name, _) in declared.iter().flatten() {
+        *declared_size.entry(name.as_str()).or_default() += 1;
+    }
+    let mut cluster_size: HashMap<usize, usize> = HashMap::new();
+    for (u, c) in cluster_of.iter().enumerate() {
+        if let (Some(c), true) = (c, history[u]) {
+            *cluster_size.entry(*c).or_default() += 1;
+        }
+    }
+    let mut groups: Vec<PeerGroup> = Vec::new();
+    let mut index: HashMap<(PeerSource, String), usize> = HashMap::new();
+    let mut group_of = Vec::with_capacity(history.len());
+    let cluster_members = |c: usize| cluster_size.get(&c).copied().unwrap_or(0);
+    for (u, own) in declared.iter().enumerate() {
+        let (name, source, members) = match (own, cluster_of[u]) {
+            (Some((name, source)), _) if declared_size[name.as_str()] > MIN_GROUP_PEERS => {
+                (name.clone(), *source, declared_size[name.as_str()])
+            }
+            (_, Some(c))
+                if cluster_members(c).saturating_sub(usize::from(history[u]))
+                    >= MIN_LEARNED_PEERS =>
+            {
+                (names.name(c), PeerSource::Learned, cluster_members(c))
+            }
+            _ => {
+                let everyone = history.iter().filter(|h| **h).count();
+                ("org".to_owned(), PeerSource::Org, everyone)
+            }
+        };
+        let g = *index.entry((source, name.clone())).or_insert_with(|| {
+            groups.push(PeerGroup {
+                name,
+                source,
+                members,
+            });
+            groups.len() - 1
+        });
+        group_of.push(g);
+    }
+    // Every identity with a baseline is in its cluster's pool, whatever
+    // group it is compared with itself.
+    let cluster_group = cluster_of
+        .iter()
+        .enumerate()
+        .map(|(u, c)| {
+            let c = c.filter(|_| history[u])?;
+            index.get(&(PeerSource::Learned, names.name(c))).copied()
+        })
+        .collect();
+    Peers {
+        groups,
+        group_of,
+        cluster_group,
+        history,
+        learned,
+    }
+}
+
+/// Each identity's declared group: `--context` as of its last event in the
+/// window, else the most specific group the sources asserted.
+fn declared_groups(
+    activity: &Activity,
+    window: &Window,
+    context: Option<&Path>,
+) -> Result<Vec<Declared>> {
+    let n = activity.users.len();
+    let mut group: Vec<Declared> = vec![None; n];
     if let Some(path) = context {
         let table = read_context(path)?;
         let as_of = last_window_event(activity, window);
@@ -111,7 +238,6 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
             }
         }
     }
-
     // Asserted groups: prefer the most specific (fewest members org-wide).
     let mut size: HashMap<&str, usize> = HashMap::new();
     for (_, groups) in &activity.asserted_groups {
@@ -132,93 +258,7 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
             *slot = Some((g.clone(), PeerSource::Asserted));
         }
     }
-
-    let mut by_group: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for (user, g) in group.iter().enumerate() {
-        if let Some((name, _)) = g {
-            by_group.entry(name.as_str()).or_default().push(user as u32);
-        }
-    }
-
-    let mix = action_mix(activity, |bucket| bucket < window.start);
-    let with_history: Vec<u32> = (0..n as u32)
-        .filter(|u| !mix[*u as usize].is_empty())
-        .collect();
-    let space = BehaviourSpace::new(&mix, &with_history);
-    let clusters = crate::clustering::learn(space.matrix(&mix, &with_history).view());
-    let mut cluster_of: Vec<Option<usize>> = vec![None; n];
-    for (row, u) in with_history.iter().enumerate() {
-        cluster_of[*u as usize] = Some(clusters.assignment[row]);
-    }
-    // Newcomers: the cluster nearest what they did in the window.
-    let first_days = action_mix(activity, |bucket| window.in_window(bucket));
-    let newcomer_cluster: Vec<Option<usize>> = (0..n)
-        .map(|u| {
-            (mix[u].is_empty() && !first_days[u].is_empty() && !with_history.is_empty())
-                .then(|| clusters.nearest(&space.vector(&first_days[u])))
-        })
-        .collect();
-    let mut peers = Peers {
-        label: Vec::with_capacity(n),
-        source: Vec::with_capacity(n),
-        members: Vec::with_capacity(n),
-        learned: LearnedGroups {
-            identities: with_history.len(),
-            k: clusters.k,
-            silhouette: clusters.silhouette,
-            unlike_declared: unlike_declared(&group, &by_group, &cluster_of),
-        },
-    };
-    let mates = |u: u32, c: usize| -> Vec<u32> {
-        with_history
-            .iter()
-            .copied()
-            .filter(|v| *v != u && cluster_of[*v as usize] == Some(c))
-            .collect()
-    };
-    for u in 0..n as u32 {
-        let declared = group[u as usize]
-            .as_ref()
-            .filter(|(name, _)| by_group[name.as_str()].len() > MIN_GROUP_PEERS);
-        if let Some((name, source)) = declared {
-            peers.label.push(name.clone());
-            peers.source.push(*source);
-            peers.members.push(
-                by_group[name.as_str()]
-                    .iter()
-                    .copied()
-                    .filter(|v| *v != u)
-                    .collect(),
-            );
-        } else if let Some((c, members)) = cluster_of[u as usize]
-            .or(newcomer_cluster[u as usize])
-            .map(|c| (c, mates(u, c)))
-            .filter(|(_, m)| m.len() >= MIN_LEARNED_PEERS)
-        {
-            let like = activity
-                .users
-                .name(with_history[clusters.representative[c]]);
-            let how = if cluster_of[u as usize].is_some() {
-                "learned"
-            } else {
-                "learned from its first days"
-            };
-            peers.label.push(format!(
-                "{how}: cluster {} of {}, like {like}",
-                c + 1,
-                clusters.k
-            ));
-            peers.source.push(PeerSource::Learned);
-            peers.members.push(members);
-        } else {
-            peers.label.push("org".into());
-            peers.source.push(PeerSource::Org);
-            peers
-                .members
-                .push(with_history.iter().copied().filter(|v| *v != u).collect());
-        }
-    }
-    Ok(peers)
+    Ok(group)
 }
 
 /// Each identity's action counts in the buckets `keep` selects, as a sparse
@@ -290,16 +330,21 @@ impl BehaviourSpace {
 /// Identities whose cluster is not the one most members of their declared
 /// group fall in (groups of at least three clustered members).
 fn unlike_declared(
-    group: &[Option<(String, PeerSource)>],
-    by_group: &BTreeMap<&str, Vec<u32>>,
+    declared: &[Declared],
     cluster_of: &[Option<usize>],
+    history: &[bool],
 ) -> Vec<(u32, String)> {
+    let mut by_group: BTreeMap<&str, Vec<(u32, usize)>> = BTreeMap::new();
+    for (u, own) in declared.iter().enumerate() {
+        if let (Some((name, _)), Some(c), true) = (own, cluster_of[u], history[u]) {
+            by_group
+                .entry(name.as_str())
+                .or_default()
+                .push((u as u32, c));
+        }
+    }
     let mut out = Vec::new();
-    for (name, members) in by_group {
-        let clustered: Vec<(u32, usize)> = members
-            .iter()
-            .filter_map(|u| cluster_of[*u as usize].map(|c| (*u, c)))
-            .collect();
+    for (name, clustered) in by_group {
         if clustered.len() < 3 {
             continue;
         }
@@ -319,8 +364,8 @@ fn unlike_declared(
         out.extend(
             clustered
                 .iter()
-                .filter(|(u, c)| *c != majority && group[*u as usize].is_some())
-                .map(|(u, _)| (*u, (*name).to_owned())),
+                .filter(|(_, c)| *c != majority)
+                .map(|(u, _)| (*u, name.to_owned())),
         );
     }
     out.sort();

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
 
-use super::load::{events_frame, LakeFiles, MISPLACED};
 use super::rank::Finding;
 use crate::error::{Error, Result};
+use crate::lake::{events_frame, LakeFiles, MISPLACED, T};
 use crate::schema::{ACTION, EVENT_ID, SOURCE, USER};
 use crate::window::Window;
 
@@ -31,20 +31,22 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
     let users = Series::new("users".into(), users.into_iter().collect::<Vec<_>>());
     let df = events_frame(&window_files, &[USER, ACTION, SOURCE, EVENT_ID])?
         .filter(
-            col("t")
+            col(T)
                 .gt_eq(lit(window.start))
-                .and(col("t").lt(lit(window.end)))
+                .and(col(T).lt(lit(window.end)))
                 .and(col(MISPLACED).not())
                 .and(col(USER).is_in(lit(users).implode(false), false)),
         )
-        .select([col(USER), col("t"), col(ACTION), col(SOURCE), col(EVENT_ID)])
-        .unique(Some(cols([SOURCE, EVENT_ID])), UniqueKeepStrategy::Any)
-        .sort(["t", EVENT_ID], SortMultipleOptions::default())
+        .select([col(USER), col(T), col(ACTION), col(SOURCE), col(EVENT_ID)])
+        // Copies of an event: the earliest (then by user, action) is kept,
+        // whichever file it came from.
+        .sort([T, EVENT_ID, USER, ACTION], SortMultipleOptions::default())
+        .unique_stable(Some(cols([SOURCE, EVENT_ID])), UniqueKeepStrategy::First)
         .collect()
         .map_err(Error::query("collecting evidence event ids"))?;
     let read = || -> PolarsResult<Vec<(String, i64, String, String)>> {
         let u = df.column(USER)?.str()?;
-        let t = df.column("t")?.i64()?;
+        let t = df.column(T)?.i64()?;
         let a = df.column(ACTION)?.str()?;
         let id = df.column(EVENT_ID)?.str()?;
         Ok((0..df.height())

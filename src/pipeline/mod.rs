@@ -1,6 +1,5 @@
 //! The job, stage by stage. Each stage is a sibling module with one entry point.
 
-pub mod baseline;
 pub mod calibrate;
 pub mod context;
 pub mod evidence;
@@ -16,8 +15,11 @@ use std::time::Instant;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::activity::baseline::{self, Baselines, WindowActivity};
+use crate::activity::{Activity, Quality};
 use crate::detectors::Detector;
 use crate::error::Result;
+use crate::lake::{self, LakeFiles};
 use crate::window::{rfc3339, Bucket, Window};
 
 /// A checked `run`: everything the stages need, nothing left to validate.
@@ -43,8 +45,8 @@ pub struct RunSummary {
     pub window_start: String,
     pub window_end: String,
     pub partitions_read: usize,
-    pub lake: load::LakeFiles,
-    pub quality: load::Quality,
+    pub lake: LakeFiles,
+    pub quality: Quality,
     pub identities: Identities,
     pub detectors: Vec<score::DetectorReport>,
     /// How each detector's p-values were calibrated on the baseline.
@@ -69,8 +71,9 @@ pub struct Identities {
     pub cold_start: usize,
     /// Scored identities by where their peer group came from.
     pub peer_source: BTreeMap<String, usize>,
-    /// The k-means behaviour clusters behind learned peer groups.
-    pub learned_groups: context::LearnedGroups,
+    /// The k-means behaviour clusters behind learned peer groups, and
+    /// whether they showed enough structure to be used.
+    pub learned_groups: crate::activity::peers::LearnedGroups,
     /// Identities that behave unlike their declared group (their cluster is
     /// not the one most of the group is in): a stale identity table, a mover,
     /// or an account used for something else. At most 50, by name.
@@ -93,14 +96,23 @@ pub fn run(job: &Job) -> Result<RunSummary> {
 
     let progress = Progress::new();
     progress.stage("Listing partitions");
-    let files = load::discover(&job.lake, &job.window)?;
+    let mut files = lake::discover(&job.lake, &job.window.partition_dates())?;
     report_lake(&files);
     lap("discover");
     progress.stage("Reading and aggregating events");
     let activity = if files.files.is_empty() {
-        load::Activity::default()
+        Activity::default()
     } else {
-        load::scan(&files, &job.window, job.bucket)?
+        let loaded = load::scan(&files, &job.window, job.bucket)?;
+        for p in &loaded.unreadable {
+            warn!(path = %p.path, reason = %p.reason, "Skipped a file whose data cannot be decoded.");
+        }
+        let unreadable: Vec<&str> = loaded.unreadable.iter().map(|p| p.path.as_str()).collect();
+        files
+            .files
+            .retain(|f| !unreadable.contains(&f.path.to_string_lossy().as_ref()));
+        files.failed_files.extend(loaded.unreadable);
+        loaded.activity
     };
     info!(
         events = activity.quality.events,
@@ -110,6 +122,12 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     lap("load");
     progress.stage("Resolving peer groups");
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
+    info!(
+        groups = peers.groups.len(),
+        clusters_used = peers.learned.used,
+        verdict = %peers.learned.verdict,
+        "Resolved peer groups."
+    );
     lap("context");
     let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
     progress.stage("Building baselines, scoring the window, calibrating on the baseline");
@@ -216,7 +234,7 @@ impl Drop for Progress {
     }
 }
 
-fn report_lake(files: &load::LakeFiles) {
+fn report_lake(files: &LakeFiles) {
     info!(
         partitions = files.partitions_read.len(),
         files = files.files.len(),
@@ -233,7 +251,7 @@ fn report_lake(files: &load::LakeFiles) {
     }
 }
 
-fn identities(baselines: &baseline::Baselines, current: &baseline::WindowActivity) -> Identities {
+fn identities(baselines: &Baselines, current: &WindowActivity) -> Identities {
     let learned = &baselines.peers.learned;
     let mut ids = Identities {
         total: baselines.users.len(),
@@ -254,17 +272,14 @@ fn identities(baselines: &baseline::Baselines, current: &baseline::WindowActivit
         if !baselines.users[u].has_history() {
             ids.cold_start += 1;
         }
-        let source = serde_json::to_value(baselines.peers.source[u])
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        *ids.peer_source.entry(source).or_default() += 1;
+        let source = baselines.peers.source(u as u32).name();
+        *ids.peer_source.entry(source.to_owned()).or_default() += 1;
     }
     ids
 }
 
 /// Deterministic: the same arguments over the same files give the same id.
-fn run_id(job: &Job, files: &load::LakeFiles) -> String {
+fn run_id(job: &Job, files: &LakeFiles) -> String {
     let mut key = format!("{:?}", job.arguments);
     for f in &files.files {
         key.push_str(&format!("|{}:{}", f.path.display(), f.rows));

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::baseline::{Baselines, WindowActivity};
 use super::calibrate::Calibration;
 use super::score::Scored;
+use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::detectors::Evidence;
 use crate::stats::{fisher, score, P_FLOOR};
 
@@ -213,7 +213,7 @@ fn finding(
             .collect(),
         evidence_actions: evidence_actions.iter().map(|a| name(*a)).collect(),
         evidence_event_ids: Vec::new(),
-        peer_group: baselines.peers.label[user as usize].clone(),
+        peer_group: baselines.peers.label(user),
     }
 }
 

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tracing::warn;
 
-use super::baseline::{Baselines, WindowActivity};
+use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::detectors::{Detector, Evidence};
 
 /// Evidence from every detector that ran, and the ones that failed.

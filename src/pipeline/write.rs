@@ -1,9 +1,9 @@
 //! Stage 7: findings to Parquet and the run manifest to `run.json`, under
-//! `<out>/window=<start>_<end>/`. Each file is written to a temporary name
-//! and renamed, so an interrupted run never leaves a half-written file and a
-//! rerun of the same window replaces its results.
+//! `<out>/window=<start>_<end>/`. Each file is written through the lake's
+//! atomic writer (a temporary name and a rename), so an interrupted run
+//! never leaves a half-written file and a rerun of the same window replaces
+//! its results.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::rank::Finding;
 use crate::error::{Error, Result};
+use crate::lake::{atomic_write, write_parquet};
 use crate::window::Window;
 
-pub const FINDINGS_FILE: &str = "findings.parquet";
-pub const MANIFEST_FILE: &str = "run.json";
+pub use crate::lake::{FINDINGS_FILE, MANIFEST_FILE};
 
 /// The folder a window's results go to.
 pub fn window_dir(out: &Path, window: &Window) -> PathBuf {
@@ -89,47 +89,6 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
     )
 }
 
-/// Writes `path` through a hidden temporary sibling and a rename (creating
-/// its folder), so readers and crashes never see half a file. Shared by
-/// every writer of the lake and the results.
-pub(crate) fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let io = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut file = File::create(&tmp).map_err(io)?;
-    let written = write(&mut file).and_then(|()| file.sync_all().map_err(io));
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-/// Writes a frame as zstd-compressed Parquet, atomically.
-pub(crate) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    atomic_write(path, |file| {
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(df)
-            .map(|_| ())
-            .map_err(|source| Error::WriteParquet {
-                path: path.to_path_buf(),
-                source,
-            })
-    })
-}
-
 /// Writes the findings and then the manifest (last, so a `run.json` always
 /// describes the findings beside it).
 pub fn results(
@@ -143,11 +102,11 @@ pub fn results(
         source,
     })?;
     let findings_path = dir.join(FINDINGS_FILE);
-    let mut df = findings_frame(findings, run_id).map_err(|source| Error::WriteParquet {
+    let df = findings_frame(findings, run_id).map_err(|source| Error::WriteParquet {
         path: findings_path.clone(),
         source,
     })?;
-    write_parquet(&findings_path, &mut df)?;
+    write_parquet(&findings_path, &df)?;
     let manifest_path = dir.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(manifest).expect("the manifest is plain data");
     atomic_write(&manifest_path, |file| {

@@ -44,6 +44,11 @@ pub enum SampleError {
     },
     #[error("cannot write partition {path}")]
     Parquet { path: PathBuf, source: PolarsError },
+    #[error("cannot write partition {path}")]
+    Lake {
+        path: PathBuf,
+        source: crate::error::Error,
+    },
     #[error(
         "cannot read the sample manifest {path}; regenerate it with `lakehound sample --out {dir}`"
     )]
@@ -52,16 +57,6 @@ pub enum SampleError {
         dir: PathBuf,
         reason: String,
     },
-}
-
-impl SampleError {
-    /// Errors the user can fix by changing arguments.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            SampleError::InvalidOptions { .. } | SampleError::Manifest { .. }
-        )
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -535,25 +530,12 @@ fn write_partition(
     rows: &[Row],
     ids: &mut Ids,
 ) -> Result<(), SampleError> {
-    let dir = out.join("events").join(format!("dt={date}"));
-    let io = |source| SampleError::Io {
-        path: dir.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let path = dir.join("part-00000.parquet");
-    let tmp = dir.join(".part-00000.parquet.tmp");
-    let parquet = |source| SampleError::Parquet {
+    let path = crate::lake::partition_dir(out, date).join("part-00000.parquet");
+    let df = frame(rows, ids).map_err(|source| SampleError::Parquet {
         path: path.clone(),
         source,
-    };
-    let mut df = frame(rows, ids).map_err(parquet)?;
-    let file = File::create(&tmp).map_err(io)?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(parquet)?;
-    std::fs::rename(&tmp, &path).map_err(io)
+    })?;
+    crate::lake::write_parquet(&path, &df).map_err(|source| SampleError::Lake { path, source })
 }
 
 fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
@@ -771,7 +753,7 @@ mod tests {
             dir.path(),
         )
         .unwrap_err();
-        assert!(err.is_usage(), "{err}");
+        assert!(matches!(err, SampleError::InvalidOptions { .. }), "{err}");
         let err = generate(
             &SampleOptions {
                 days: 10,

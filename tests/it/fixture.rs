@@ -44,6 +44,12 @@ impl Org {
     /// 12 people in two teams, 35 days to 2026-11-08, weekday sessions of
     /// get/list/logs in their own namespaces from their own IP.
     pub fn ordinary(seed: u64) -> Org {
+        Org::of(seed, 12, 1..3)
+    }
+
+    /// [`Org::ordinary`] with `people` people, half in each team, each
+    /// with `sessions` sessions a weekday.
+    pub fn of(seed: u64, people: usize, sessions: std::ops::Range<u32>) -> Org {
         let mut org = Org {
             events: Vec::new(),
             next_id: 0,
@@ -55,10 +61,10 @@ impl Org {
             if day.weekday().number_from_monday() > 5 {
                 continue;
             }
-            for u in 0..12 {
-                let team = if u < 6 { "alpha" } else { "beta" };
+            for u in 0..people {
+                let team = if u < people / 2 { "alpha" } else { "beta" };
                 let user = format!("user{u:02}@example.com");
-                for _session in 0..rng.random_range(1..3) {
+                for _session in 0..rng.random_range(sessions.clone()) {
                     let hour = rng.random_range(9..17);
                     for _ in 0..rng.random_range(4..12) {
                         let action = ["get pods", "list pods", "get pods/log", "get deployments"]
@@ -114,6 +120,26 @@ impl Org {
                 "create pods/exec",
                 "alpha-app",
                 "192.0.2.0",
+            );
+        }
+        self
+    }
+
+    /// `user01` on 2026-11-04 at 02:00-03:59 UTC, hours nobody works: 40
+    /// reads of secrets and config maps across six other teams' namespaces,
+    /// from a new address. Odd on every axis at once.
+    pub fn with_odd_night(mut self) -> Org {
+        let day = date("2026-11-04");
+        for i in 0..40u32 {
+            let action = ["get secrets", "list configmaps"][(i % 2) as usize];
+            let namespace = format!("team-{}-ns", i % 6);
+            self.push(
+                "user01@example.com",
+                "alpha",
+                micros(day, 2 + i / 20, (i * 3) % 60),
+                action,
+                &namespace,
+                "198.51.100.7",
             );
         }
         self

@@ -1,0 +1,111 @@
+//! Reading partition files with Polars: the chosen columns of a list of
+//! checked files as one frame, optional columns a file lacks as nulls, and
+//! a file whose data pages cannot be decoded left out and reported rather
+//! than failing the run.
+
+use polars::prelude::*;
+
+use super::partitions::{PartitionFile, Problem};
+use crate::error::{polars_fault, Error, Fault, Result};
+use crate::schema::{self, EVENT_TIME};
+use crate::window::{day_start, MICROS_PER_DAY};
+
+/// `event_time` in microseconds since the epoch, as read.
+pub const T: &str = "t";
+/// True for a row whose `event_time` is not on its partition's date.
+pub const MISPLACED: &str = "misplaced";
+
+/// Every event in `files`, one lazy frame: projected to `columns` (missing
+/// optional columns become nulls), `event_time` as [`T`] in microseconds,
+/// and the [`MISPLACED`] flag.
+pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFrame> {
+    let mut frames = Vec::with_capacity(files.len());
+    for file in files {
+        let day0 = day_start(file.date);
+        let path = PlRefPath::new(file.path.to_string_lossy().as_ref());
+        let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+            .map_err(Error::query(format!("scanning {}", file.path.display())))?;
+        let mut exprs = vec![col(EVENT_TIME).cast(DataType::Int64).alias(T)];
+        for &c in columns {
+            let expr = if schema::is_required(c) || file.present.contains(c) {
+                col(c)
+            } else {
+                let ty = schema::expected_type(c).unwrap_or(DataType::String);
+                lit(NULL).cast(ty).alias(c)
+            };
+            exprs.push(expr);
+        }
+        let misplaced = col(T)
+            .lt(lit(day0))
+            .or(col(T).gt_eq(lit(day0 + MICROS_PER_DAY)))
+            .alias(MISPLACED);
+        frames.push(lf.select(exprs).with_column(misplaced));
+    }
+    if frames.is_empty() {
+        return Err(Error::Query {
+            doing: "scanning the lake".into(),
+            source: PolarsError::NoData("no readable partition in range".into()),
+        });
+    }
+    concat(frames, UnionArgs::default()).map_err(Error::query("combining partitions"))
+}
+
+/// A day's files read into memory, with the files left out.
+pub struct Read {
+    /// `None` when no file of the day could be decoded.
+    pub frame: Option<DataFrame>,
+    /// Files whose footer was fine but whose data could not be decoded.
+    pub unreadable: Vec<Problem>,
+}
+
+/// Reads `columns` of `files` (see [`events_frame`]). A file whose data
+/// cannot be decoded (a corrupt page behind a sound footer) is a permanent
+/// fault of that file: it is left out and named in [`Read::unreadable`],
+/// and the other files are read. An I/O error is returned as an error, since
+/// it may pass on a retry.
+pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Result<Read> {
+    let collect = |files: &[PartitionFile]| events_frame(files, columns).map(LazyFrame::collect);
+    match collect(files)? {
+        Ok(frame) => {
+            return Ok(Read {
+                frame: Some(frame),
+                unreadable: Vec::new(),
+            })
+        }
+        Err(source) if is_transient(&source) => {
+            return Err(Error::Query {
+                doing: doing.to_owned(),
+                source,
+            })
+        }
+        Err(_) => {}
+    }
+    // Some file is corrupt: find which, one file at a time.
+    let mut good = Vec::new();
+    let mut unreadable = Vec::new();
+    for file in files {
+        match collect(std::slice::from_ref(file))? {
+            Ok(_) => good.push(file.clone()),
+            Err(source) if is_transient(&source) => {
+                return Err(Error::Query {
+                    doing: format!("reading {}", file.path.display()),
+                    source,
+                })
+            }
+            Err(source) => unreadable.push(Problem {
+                path: file.path.display().to_string(),
+                reason: format!("its data cannot be decoded (corrupt page?): {source}"),
+            }),
+        }
+    }
+    let frame = if good.is_empty() {
+        None
+    } else {
+        Some(collect(&good)?.map_err(Error::query(doing))?)
+    };
+    Ok(Read { frame, unreadable })
+}
+
+fn is_transient(err: &PolarsError) -> bool {
+    polars_fault(err) == Fault::Transient
+}

@@ -1,0 +1,132 @@
+//! Detector model files: the `*.toml` of a `--models` folder, or the shipped
+//! `models/` compiled into the binary. Each is parsed (unknown keys refused
+//! with their line and column) and checked into a detector.
+
+use std::path::{Path, PathBuf};
+
+use crate::detectors::{Detector, ModelFile, ParamsError};
+
+/// Why the models could not be loaded; all are permanent (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read models directory {path}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("models directory {path} holds no *.toml model files")]
+    Empty { path: PathBuf },
+
+    #[error("cannot read model file {path}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("invalid model file {path}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+
+    #[error("invalid model file {path}")]
+    Invalid { path: PathBuf, source: ParamsError },
+
+    #[error("two model files are named {name:?}: {first} and {second}")]
+    Duplicate {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
+
+/// A checked detector and the file it came from.
+pub type Model = (PathBuf, Box<dyn Detector>);
+
+/// The shipped `models/`, compiled into the binary, so an installed or
+/// containerised `lakehound` runs without its checkout. `--models DIR`
+/// replaces them.
+pub const BUILTIN_MODELS: [(&str, &str); 5] = [
+    ("breadth.toml", include_str!("../models/breadth.toml")),
+    (
+        "count_spike.toml",
+        include_str!("../models/count_spike.toml"),
+    ),
+    (
+        "isolation_forest.toml",
+        include_str!("../models/isolation_forest.toml"),
+    ),
+    ("novelty.toml", include_str!("../models/novelty.toml")),
+    (
+        "time_of_week.toml",
+        include_str!("../models/time_of_week.toml"),
+    ),
+];
+
+/// Where the built-in models say they come from, in logs and run.json.
+pub const BUILTIN_MODELS_ORIGIN: &str = "built-in";
+
+/// [`BUILTIN_MODELS`], checked; each is named `built-in/<file>`.
+pub fn builtin() -> Result<Vec<Model>, ModelError> {
+    BUILTIN_MODELS
+        .iter()
+        .map(|(file, text)| {
+            let path = Path::new(BUILTIN_MODELS_ORIGIN).join(file);
+            parse(text, &path).map(|model| (path, model))
+        })
+        .collect()
+}
+
+/// Reads and checks one model file.
+pub fn load(path: &Path) -> Result<Box<dyn Detector>, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Checks one model file's text; `path` names it in errors.
+fn parse(text: &str, path: &Path) -> Result<Box<dyn Detector>, ModelError> {
+    let file: ModelFile = toml::from_str(text).map_err(|source| ModelError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.build().map_err(|source| ModelError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Every `*.toml` in `dir`, sorted by file name, checked. Two files with the
+/// same `name` are refused.
+pub fn load_dir(dir: &Path) -> Result<Vec<Model>, ModelError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ModelError::Empty {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut models: Vec<Model> = Vec::new();
+    for path in paths {
+        let model = load(&path)?;
+        if let Some((first, _)) = models.iter().find(|(_, m)| m.name() == model.name()) {
+            return Err(ModelError::Duplicate {
+                name: model.name().to_owned(),
+                first: first.clone(),
+                second: path,
+            });
+        }
+        models.push((path, model));
+    }
+    Ok(models)
+}
