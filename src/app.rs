@@ -279,6 +279,7 @@ fn run_outliers(args: &OutliersArgs) -> Result<Outcome> {
             extension_level: args.extension_level,
             ..Default::default()
         },
+        explain: args.explain,
     };
     let report = outliers::run(&options)?;
     let mut text = format!(

@@ -126,7 +126,7 @@ pub struct OutliersArgs {
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub id_cols: Vec<String>,
     /// Output Parquet: the id columns, score (0-1, higher is stranger),
-    /// rank (1 = strangest) and top_features.
+    /// rank (1 = strangest) and top_features (for the --explain strangest).
     #[arg(long, value_name = "FILE.parquet")]
     pub out: PathBuf,
     /// Trees in the forest.
@@ -138,6 +138,10 @@ pub struct OutliersArgs {
     /// Seed of the trees' random streams (the same seed reproduces the scores).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Explain this many of the strangest rows in top_features (the rest
+    /// are left empty: explaining a row walks every tree again).
+    #[arg(long, default_value_t = 1_000, value_name = "N", value_parser = ranged(0, u64::MAX))]
+    pub explain: usize,
     /// Extended isolation forest: dimensions beyond one each split mixes
     /// (below the number of features).
     #[arg(long, default_value_t = 0, value_parser = ranged(0, 1_000))]

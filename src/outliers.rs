@@ -19,6 +19,9 @@ pub struct OutliersOptions {
     pub id_cols: Vec<String>,
     pub out: PathBuf,
     pub params: IsolationForestParams,
+    /// Rows (strangest first) whose `top_features` are computed; the rest
+    /// are left empty, since attribution walks every tree again per row.
+    pub explain: usize,
 }
 
 /// What a scoring did, for the operator.
@@ -52,12 +55,11 @@ pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
     for (position, &row) in order.iter().enumerate() {
         rank[row] = position as u32 + 1;
     }
-    let top_features: Vec<String> = (0..features.nrows())
-        .map(|r| {
-            let row = features.row(r).to_vec();
-            describe(&forest.attribution(&row), &options.features)
-        })
-        .collect();
+    let mut top_features: Vec<Option<String>> = vec![None; features.nrows()];
+    for &r in order.iter().take(options.explain) {
+        let row = features.row(r).to_vec();
+        top_features[r] = Some(describe(&forest.attribution(&row), &options.features));
+    }
     let mut out = table
         .select(options.id_cols.iter().map(String::as_str))
         .map_err(Error::query(format!(

@@ -52,8 +52,8 @@ const MIN_LEARNED_PEERS: usize = 8;
 /// always returns k clusters, even of uniform noise): identities without a
 /// declared group are compared with the whole org instead. Rousseeuw's
 /// reading of the silhouette calls below 0.25 "no substantial structure";
-/// the sample org's teams score 0.2-0.3, a 20,000-identity lake of
-/// independent users 0.03.
+/// the sample org's teams score 0.56-0.59 (seeds 1-7), the benchmark's
+/// lakes of 5,000 and 20,000 identities with no team structure 0.03.
 pub const MIN_SILHOUETTE: f64 = 0.1;
 
 /// One membership interval from the identity table.

@@ -9,6 +9,7 @@ mod detector_contract;
 mod fixture;
 mod forest;
 mod ingest;
+mod interop;
 mod outliers;
 mod pipeline;
 mod sample_lake;

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::support::{code, lakehound, read_parquet, stderr, stdout};
 
 /// 400 ordinary users and three that touched far more hosts than anyone.
-fn feature_table(path: &Path, with_gap: bool) {
+pub(crate) fn feature_table(path: &Path, with_gap: bool) {
     let mut state = 7u64;
     let mut noise = move || {
         state = state

@@ -1,0 +1,117 @@
+//! Every kind of Parquet file lakehound writes is read by pandas (pyarrow)
+//! and DuckDB: findings, lake partitions from `ingest` and `sample`, and
+//! `outliers` output. The Python tools come from `tests/python/requirements.txt`,
+//! installed by `.ci/run` into `~/.cache/lakehound-py` (or `LAKEHOUND_PYTHON`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{code, lakehound, stderr, window_dir};
+
+/// The Python with pandas and DuckDB. Missing is a failure, not a skip: the
+/// README's test command (`.ci/run`) installs it.
+fn python() -> PathBuf {
+    let path = std::env::var_os("LAKEHOUND_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/lakehound-py/bin/python"))
+        })
+        .expect("HOME or LAKEHOUND_PYTHON is set");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with .ci/run, which installs pandas and DuckDB \
+         (tests/python/requirements.txt), or set LAKEHOUND_PYTHON",
+        path.display()
+    );
+    path
+}
+
+fn parquet_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn pandas_and_duckdb_read_every_kind_of_parquet_lakehound_writes() {
+    let python = python();
+    let tmp = tempfile::tempdir().unwrap();
+    let org = tmp.path().join("org");
+    let raw = tmp.path().join("raw");
+    let args = ["--users", "20", "--events", "20000", "--days", "21"];
+    let mut sample = vec!["sample", "--out", org.to_str().unwrap()];
+    sample.extend(args);
+    assert_eq!(code(&lakehound(&sample)), 0);
+    let mut sample_raw = vec!["sample", "--raw", "--out", raw.to_str().unwrap()];
+    sample_raw.extend(args);
+    assert_eq!(code(&lakehound(&sample_raw)), 0);
+    let ingested = tmp.path().join("ingested");
+    let o = lakehound(&[
+        "ingest",
+        "--format",
+        "k8s-audit",
+        "--input",
+        raw.join("raw/k8s-audit").to_str().unwrap(),
+        "--lake",
+        ingested.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = tmp.path().join("findings");
+    let o = lakehound(&[
+        "run",
+        "--lake",
+        org.to_str().unwrap(),
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-08",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    let scored = tmp.path().join("scores.parquet");
+    let findings = window_dir(&out).join("findings.parquet");
+    let table = tmp.path().join("features.parquet");
+    crate::outliers::feature_table(&table, false);
+    let o = lakehound(&[
+        "outliers",
+        "--input",
+        table.to_str().unwrap(),
+        "--id-cols",
+        "user",
+        "--features",
+        "logins,hosts,bytes",
+        "--out",
+        scored.to_str().unwrap(),
+        "--explain",
+        "5",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let mut files = vec![findings, scored];
+    files.extend(parquet_under(&ingested).into_iter().take(3));
+    files.extend(parquet_under(&org).into_iter().take(3));
+    let read = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_parquet.py"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let lines = String::from_utf8_lossy(&read.stdout).lines().count();
+    assert_eq!(lines, files.len(), "one line per file read");
+}
