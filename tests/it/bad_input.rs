@@ -240,3 +240,176 @@ fn a_lake_with_no_partitions_in_range_exits_1() {
         35
     );
 }
+
+/// A Parquet file whose footer is sound but whose first data pages are
+/// overwritten: it passes the footer check, then fails to decode.
+fn corrupt_data_pages(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    // The footer (its length and the magic) is the last 8 bytes and the
+    // metadata before them; the column chunks start after the leading "PAR1".
+    let end = (bytes.len() / 2).min(2_000);
+    for b in &mut bytes[8..end] {
+        *b = 0xA5;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_corrupt_data_page_skips_the_file_names_it_in_run_json_and_exits_1() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(24).with_exec_spike().write(lake.path());
+    let mut df = frame(&Org::ordinary(25).events[..400]);
+    let bad = write_partition(lake.path(), date("2026-11-03"), "part-9.parquet", &mut df);
+    corrupt_data_pages(&bad);
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &[]);
+    assert_eq!(
+        code(&o),
+        1,
+        "a permanent fault is not 'retry': {}",
+        stderr(&o)
+    );
+    let m = manifest(out.path());
+    let failed = m["lake"]["failed_files"].to_string();
+    assert!(failed.contains("dt=2026-11-03/part-9.parquet"), "{failed}");
+    assert!(failed.contains("cannot be decoded"), "{failed}");
+    assert!(m["problems"].to_string().contains("part-9.parquet"));
+    // The rest of the lake, that day's other file included, was scored.
+    assert_eq!(
+        finding_users(out.path()).first().map(String::as_str),
+        Some("user00@example.com")
+    );
+}
+
+#[test]
+fn rows_without_an_event_time_are_counted_and_skipped() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(26).write(lake.path());
+    let mut df = frame(&Org::ordinary(27).events[..5]);
+    let times = Int64Chunked::from_iter([None, Some(0i64), None, None, Some(0)])
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_series()
+        .with_name("event_time".into());
+    df.with_column(times.into()).unwrap();
+    write_partition(lake.path(), date("2026-11-04"), "part-9.parquet", &mut df);
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &[]);
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    let quality = &manifest(out.path())["quality"];
+    assert_eq!(quality["skipped_null_time"], 3, "{quality}");
+    // The two with a time (1970) are outside their partition's date.
+    assert_eq!(quality["skipped_outside_partition"], 2, "{quality}");
+}
+
+#[test]
+fn a_baseline_of_a_hundred_million_days_is_a_usage_error_not_a_panic() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(28).write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &["--baseline-days", "100000000"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--baseline-days"), "{}", stderr(&o));
+}
+
+/// Values a fuzzer would try for a numeric or duration flag.
+const ODD_VALUES: [&str; 14] = [
+    "0",
+    "-1",
+    "1",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e308",
+    "18446744073709551616",
+    "99999999999999999999999",
+    "",
+    "1.5",
+    "١٢",
+    "0x10",
+    "9223372036854775807",
+];
+
+#[test]
+fn random_flag_values_and_garbage_files_never_panic() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(29).with_exec_spike().write(lake.path());
+    // Garbage beside good files: a non-Parquet file, an empty one, one cut short.
+    let day = lake.path().join("events/dt=2026-11-04");
+    std::fs::write(day.join("junk.parquet"), b"\x00\x01garbage").unwrap();
+    std::fs::write(day.join("empty.parquet"), b"").unwrap();
+    let good = std::fs::read(day.join("part-0.parquet")).unwrap();
+    std::fs::write(day.join("cut.parquet"), &good[..good.len() / 2]).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let flags = [
+        "--baseline-days",
+        "--bucket",
+        "--min-score",
+        "--max-findings",
+        "--show",
+        "--from",
+        "--to",
+    ];
+    let mut codes = Vec::new();
+    for (i, flag) in flags.iter().enumerate() {
+        for (j, value) in ODD_VALUES.iter().enumerate() {
+            // A deterministic spread over flags and values keeps this short.
+            if (i * 5 + j * 3) % 4 != 0 {
+                continue;
+            }
+            let o = run_on(lake.path(), out.path(), &[flag, value]);
+            let c = code(&o);
+            assert!(
+                (0..=3).contains(&c),
+                "run {flag} {value:?} exited {c}: {}",
+                stderr(&o)
+            );
+            codes.push(c);
+        }
+    }
+    for args in [
+        vec![
+            "outliers",
+            "--input",
+            day.join("junk.parquet").to_str().unwrap(),
+            "--features",
+            "a",
+            "--out",
+            "/dev/null",
+        ],
+        vec![
+            "outliers",
+            "--input",
+            day.join("cut.parquet").to_str().unwrap(),
+            "--features",
+            "user",
+            "--out",
+            "/dev/null",
+        ],
+        vec![
+            "ingest",
+            "--format",
+            "falco",
+            "--input",
+            day.join("junk.parquet").to_str().unwrap(),
+            "--lake",
+            out.path().to_str().unwrap(),
+        ],
+        vec![
+            "eval",
+            "--findings",
+            day.join("junk.parquet").to_str().unwrap(),
+        ],
+        vec![
+            "sample",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--users",
+            "1e9",
+        ],
+    ] {
+        let c = code(&lakehound(&args));
+        assert!((0..=3).contains(&c), "{args:?} exited {c}");
+    }
+    // Usage errors among them, and none of the garbage files stopped a run.
+    assert!(codes.contains(&2) && codes.contains(&1), "{codes:?}");
+}

@@ -20,7 +20,7 @@ def main(paths):
             failed = True
             continue
         try:
-            rows = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+            rows = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
             duckdb.sql(f"select * from read_parquet('{path}')").fetchall()
         except Exception as err:
             print(f"duckdb cannot read {path}: {err}", file=sys.stderr)
