@@ -253,3 +253,77 @@ fn instants_narrow_the_window_to_hours() {
         Some("user00@example.com")
     );
 }
+
+/// The same events as `org`, shuffled and split into `files` files per day,
+/// named so that they list in the reverse of the split order.
+fn write_resplit(org: &Org, dir: &std::path::Path, files: usize, seed: u64) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut by_day: std::collections::BTreeMap<chrono::NaiveDate, Vec<super::fixture::Ev>> =
+        Default::default();
+    for e in &org.events {
+        let d = chrono::DateTime::from_timestamp_micros(e.t)
+            .unwrap()
+            .date_naive();
+        by_day.entry(d).or_default().push(e.clone());
+    }
+    for (d, mut events) in by_day {
+        events.shuffle(&mut rng);
+        let per_file = events.len().div_ceil(files);
+        for (i, chunk) in events.chunks(per_file).enumerate() {
+            let name = format!("part-{}.parquet", files - i);
+            super::fixture::write_partition(dir, d, &name, &mut super::fixture::frame(chunk));
+        }
+    }
+}
+
+/// Findings without `run_id` (which names the files read), as rows of text.
+fn findings_without_run_id(out: &std::path::Path) -> Vec<String> {
+    let df = findings(out).drop("run_id").unwrap();
+    (0..df.height())
+        .map(|i| format!("{:?}", df.get_row(i).unwrap().0))
+        .collect()
+}
+
+#[test]
+fn the_same_events_in_any_file_layout_give_the_same_findings() {
+    let mut org = Org::ordinary(40).with_exec_spike();
+    // A copy of one of user00's exec calls that disagrees with it (another
+    // hour, another action): which copy counts must not follow file order.
+    let mut copy = org
+        .events
+        .iter()
+        .find(|e| e.action == "create pods/exec")
+        .unwrap()
+        .clone();
+    copy.t += 3 * 3_600_000_000;
+    copy.action = "get secrets".into();
+    org.events.push(copy);
+    // user07's last event of the window at one instant from two teams:
+    // which group it gets must not follow file order either.
+    let last = micros(date("2026-11-08"), 23, 59);
+    for team in ["alpha", "beta"] {
+        org.push(
+            "user07@example.com",
+            team,
+            last,
+            "get pods",
+            "beta-app",
+            "192.0.2.7",
+        );
+    }
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    org.write(a.path());
+    write_resplit(&org, b.path(), 3, 7);
+    let (out_a, out_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert!(code(&run_on(a.path(), out_a.path(), &[])) <= 1);
+    assert!(code(&run_on(b.path(), out_b.path(), &[])) <= 1);
+    let first = findings_without_run_id(out_a.path());
+    assert!(!first.is_empty());
+    assert_eq!(first, findings_without_run_id(out_b.path()));
+    let (ma, mb) = (manifest(out_a.path()), manifest(out_b.path()));
+    assert_eq!(ma["identities"], mb["identities"]);
+    assert_eq!(ma["quality"], mb["quality"]);
+    assert_eq!(ma["quality"]["skipped_duplicates"], 1);
+}
