@@ -9,7 +9,7 @@
 //! detectors  detectors                                one module per detector behind one trait
 //! activity   activity                                 aggregates, baselines, peer groups: plain data
 //! storage    lake                                     partitions, footer checks, reads, atomic writes
-//! base       forest, clustering, stats, intern, schema, window, error
+//! base       forest, clustering, stats, hash, intern, schema, window, error
 //! ```
 
 pub mod activity;
@@ -21,6 +21,7 @@ pub mod error;
 pub mod eval;
 pub mod exit;
 pub mod forest;
+pub mod hash;
 pub mod ingest;
 pub mod intern;
 pub mod lake;

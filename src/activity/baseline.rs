@@ -546,3 +546,79 @@ fn pools(users: &[UserBaseline], peers: &Peers) -> Vec<Pool> {
     }
     pools
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::peers::{LearnedGroups, PeerGroup, PeerSource};
+    use crate::activity::testing::{at, habit, Lake, WINDOW_DAY};
+
+    #[test]
+    fn an_identitys_peers_are_its_pool_minus_itself() {
+        let lake = habit(
+            habit(
+                habit(Lake::new(), "ana", "get pods", 1),
+                "bo",
+                "get pods",
+                2,
+            ),
+            "cy",
+            "get pods",
+            3,
+        );
+        let (b, _) = lake.build();
+        let id = |u: &str| b.user_names.get(u).unwrap();
+        let get_pods = b.values.get("get pods").unwrap();
+        // 20 weekdays: bo 40 and cy 60 are ana's peers' 100.
+        assert_eq!(b.peers_of(id("ana")).action_count(get_pods), 100.0);
+        assert_eq!(b.peers_of(id("cy")).action_count(get_pods), 60.0);
+        assert_eq!(b.peers_of(id("ana")).active_buckets(), 40.0);
+        assert_eq!(b.users[id("ana") as usize].action_count(get_pods), 20);
+    }
+
+    #[test]
+    fn a_newcomer_placed_in_a_cluster_sees_the_whole_cluster() {
+        let lake = habit(
+            habit(Lake::new(), "ana", "get pods", 1),
+            "bo",
+            "get pods",
+            2,
+        )
+        .count("new", at(WINDOW_DAY, 9), "get pods", 5);
+        let (activity, window, bucket) = lake.activity();
+        let cluster = PeerGroup {
+            name: "cluster 1 of 1, like ana".into(),
+            source: PeerSource::Learned,
+            members: 2,
+        };
+        let peers = Peers {
+            groups: vec![cluster],
+            group_of: vec![0, 0, 0],
+            cluster_group: vec![Some(0), Some(0), None],
+            history: vec![true, true, false],
+            learned: LearnedGroups::default(),
+        };
+        let (b, w) = build(activity, &window, bucket, peers);
+        let id = |u: &str| b.user_names.get(u).unwrap();
+        let get_pods = b.values.get("get pods").unwrap();
+        assert_eq!(b.peers_of(id("new")).action_count(get_pods), 60.0);
+        assert_eq!(b.peers_of(id("ana")).action_count(get_pods), 40.0);
+        assert_eq!(b.peers.count(id("new")), 2);
+        // The newcomer's window activity is not in the cluster's pool.
+        let pool = b.pool_of(id("new"));
+        assert_eq!(w.pools.events.get(&(pool, Unit::Window, get_pods)), None);
+    }
+
+    #[test]
+    fn peer_touches_leave_the_identity_out() {
+        let t = at(3, 10);
+        let lake = ["ana", "bo", "cy"].iter().fold(Lake::new(), |lake, u| {
+            habit(lake, u, "get pods", 1).seen(u, Attr::Namespace, "shared", t, (1, 0))
+        });
+        let (b, _) = lake.build();
+        let shared = b.values.get("shared").unwrap();
+        let ana = b.user_names.get("ana").unwrap();
+        assert_eq!(b.peer_touches(ana, Attr::Namespace, shared), 2);
+        assert_eq!(b.reach(Attr::Namespace, shared).identities, 3);
+    }
+}

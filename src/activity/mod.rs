@@ -6,6 +6,8 @@
 pub mod baseline;
 pub mod kinds;
 pub mod peers;
+#[cfg(test)]
+pub mod testing;
 
 use serde::Serialize;
 

@@ -192,3 +192,73 @@ impl Fitted for FittedBreadth<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::testing::{at, Lake, WINDOW_DAY};
+    use crate::activity::PerBreadth;
+
+    fn detector() -> Breadth {
+        toml::from_str::<BreadthParams>("")
+            .unwrap()
+            .check("breadth".into())
+            .unwrap()
+    }
+
+    fn namespaces(n: u32) -> PerBreadth<u32> {
+        let mut d = PerBreadth::default();
+        d[BreadthKind::Namespace] = n;
+        d[BreadthKind::Pod] = n;
+        d
+    }
+
+    /// Two people in one namespace and one pod a day.
+    fn team() -> Lake {
+        let mut lake = Lake::new();
+        for d in (0..WINDOW_DAY).filter(|d| d % 7 < 5) {
+            for u in ["ana", "bo"] {
+                lake = lake
+                    .count(u, at(d, 10), "get pods", 3)
+                    .breadth(u, at(d, 0), namespaces(1));
+            }
+        }
+        lake
+    }
+
+    #[test]
+    fn twelve_namespaces_in_a_day_against_one_is_evidence_spanning_its_hours() {
+        let day = WINDOW_DAY + 2;
+        let lake = team()
+            .count("ana", at(day, 9), "get secrets", 6)
+            .count("ana", at(day, 12), "get secrets", 6)
+            .breadth("ana", at(day, 0), namespaces(12));
+        let (b, w) = lake.build();
+        let found = detector().fit(&b).unwrap().score(&w).unwrap();
+        let ns = found
+            .iter()
+            .find(|e| e.reason.contains("namespaces"))
+            .expect("namespaces evidence");
+        assert!(ns.p_value < 1e-3, "{}", ns.p_value);
+        assert!(
+            ns.reason.starts_with(
+                "touched 12 distinct namespaces on 2026-11-04; usually 1.0 per active day"
+            ),
+            "{}",
+            ns.reason
+        );
+        assert_eq!((ns.start, ns.end), (at(day, 9), at(day, 13)));
+    }
+
+    #[test]
+    fn a_usual_day_is_not() {
+        let day = WINDOW_DAY + 2;
+        let lake = team().count("ana", at(day, 10), "get pods", 3).breadth(
+            "ana",
+            at(day, 0),
+            namespaces(1),
+        );
+        let (b, w) = lake.build();
+        assert!(detector().fit(&b).unwrap().score(&w).unwrap().is_empty());
+    }
+}

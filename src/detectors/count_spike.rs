@@ -459,3 +459,90 @@ impl Fitted for FittedCountSpike<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::testing::{at, habit, Lake, WINDOW_DAY};
+
+    const EXEC: &str = "create pods/exec";
+    const TEAM: [&str; 4] = ["ana", "bo", "cy", "di"];
+
+    fn detector() -> CountSpike {
+        toml::from_str::<CountSpikeParams>("")
+            .unwrap()
+            .check("count_spike".into())
+            .unwrap()
+    }
+
+    /// Four people who each run one exec every weekday at 10:00.
+    fn team() -> Lake {
+        TEAM.iter()
+            .fold(Lake::new(), |lake, u| habit(lake, u, EXEC, 1))
+    }
+
+    fn evidence_of(lake: Lake, user: &str) -> Vec<Evidence> {
+        let (b, w) = lake.build();
+        let id = b.user_names.get(user).unwrap();
+        let all = detector().fit(&b).unwrap().score(&w).unwrap();
+        all.into_iter().filter(|e| e.user == id).collect()
+    }
+
+    #[test]
+    fn forty_execs_in_an_hour_against_one_a_day_is_a_spike_with_its_numbers() {
+        let hour = at(WINDOW_DAY + 2, 14);
+        let found = evidence_of(team().count("ana", hour, EXEC, 40), "ana");
+        let spike = found
+            .iter()
+            .find(|e| e.start == hour)
+            .expect("a bucket spike");
+        assert_eq!(spike.end, hour + MICROS_PER_HOUR);
+        assert_eq!(spike.observed, 40.0);
+        assert!(spike.p_value < 1e-10, "{}", spike.p_value);
+        assert!(
+            spike.reason.starts_with(
+                "40 × create pods/exec in 1 h from 2026-11-04 14:00 UTC; baseline 5.0/week"
+            ),
+            "{}",
+            spike.reason
+        );
+    }
+
+    #[test]
+    fn the_usual_count_is_not_evidence() {
+        let lake = team().count("ana", at(WINDOW_DAY + 2, 10), EXEC, 1);
+        assert!(evidence_of(lake, "ana").is_empty());
+    }
+
+    #[test]
+    fn when_the_whole_team_surges_in_the_same_hour_the_expectation_rises() {
+        let hour = at(WINDOW_DAY + 2, 14);
+        let alone = evidence_of(team().count("ana", hour, EXEC, 12), "ana");
+        let together = TEAM
+            .iter()
+            .fold(team(), |lake, u| lake.count(u, hour, EXEC, 12));
+        let together = evidence_of(together, "ana");
+        let p = |found: &[Evidence]| found.iter().map(|e| e.p_value).fold(1.0, f64::min);
+        assert!(p(&alone) < 1e-4, "{}", p(&alone));
+        assert!(
+            p(&together) > p(&alone) * 1e3,
+            "{} vs {}",
+            p(&together),
+            p(&alone)
+        );
+    }
+
+    #[test]
+    fn a_wider_scale_is_reported_only_when_much_stronger() {
+        // Four execs in each of five hours of one day: no hour is a spike,
+        // the day is.
+        let lake = (9..14).fold(team(), |lake, h| {
+            lake.count("ana", at(WINDOW_DAY + 1, h), EXEC, 4)
+        });
+        let found = evidence_of(lake, "ana");
+        assert!(
+            found.iter().any(|e| e.reason.contains("on 2026-11-03")),
+            "{found:?}"
+        );
+    }
+}

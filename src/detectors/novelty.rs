@@ -277,3 +277,90 @@ impl Fitted for FittedNovelty<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::testing::{at, habit, Lake, WINDOW_DAY};
+
+    /// Enough peers that a value none of them touched is rare: with m
+    /// peers it can look no rarer than 0.5 / (m + 1).
+    const PEOPLE: usize = 20;
+
+    fn people() -> Vec<String> {
+        (0..PEOPLE)
+            .map(|i| {
+                if i == 0 {
+                    "ana".into()
+                } else {
+                    format!("p{i:02}")
+                }
+            })
+            .collect()
+    }
+
+    fn detector() -> Novelty {
+        toml::from_str::<NoveltyParams>("")
+            .unwrap()
+            .check("novelty".into())
+            .unwrap()
+    }
+
+    /// People with a baseline, each in its own namespace, and `shared`
+    /// touched by all but ana before the window.
+    fn team(shared: &str) -> Lake {
+        let first = at(3, 10);
+        people().iter().fold(Lake::new(), |lake, u| {
+            let lake = habit(lake, u, "get pods", 3).seen(
+                u,
+                Attr::Namespace,
+                &format!("{u}-ns"),
+                first,
+                (20, 0),
+            );
+            if u == "ana" {
+                lake
+            } else {
+                lake.seen(u, Attr::Namespace, shared, first, (5, 0))
+            }
+        })
+    }
+
+    fn evidence_of(lake: Lake, user: &str) -> Vec<Evidence> {
+        let (b, w) = lake.build();
+        let id = b.user_names.get(user).unwrap();
+        let all = detector().fit(&b).unwrap().score(&w).unwrap();
+        all.into_iter().filter(|e| e.user == id).collect()
+    }
+
+    #[test]
+    fn a_sensitive_action_nobody_ever_ran_is_evidence_naming_it() {
+        let t = at(WINDOW_DAY + 1, 15);
+        let lake = team("shared")
+            .count("ana", t, "get secrets", 4)
+            .seen("ana", Attr::Action, "get secrets", t, (0, 4))
+            .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default());
+        let found = evidence_of(lake, "ana");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let e = &found[0];
+        assert!(e.p_value < 1e-3, "{}", e.p_value);
+        assert!(
+            e.reason
+                .contains("action get secrets [sensitive] (0 of 19 peers, 0 of 19 identities)"),
+            "{}",
+            e.reason
+        );
+        assert_eq!((e.start, e.end), (t, t + MICROS_PER_HOUR_TEST));
+    }
+
+    #[test]
+    fn a_namespace_every_peer_uses_is_not_evidence() {
+        let t = at(WINDOW_DAY + 1, 15);
+        let lake = team("shared-ns")
+            .seen("ana", Attr::Namespace, "shared-ns", t, (0, 2))
+            .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default());
+        assert!(evidence_of(lake, "ana").is_empty());
+    }
+
+    const MICROS_PER_HOUR_TEST: i64 = crate::window::MICROS_PER_HOUR;
+}

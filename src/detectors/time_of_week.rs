@@ -168,3 +168,67 @@ fn weekday_hour(how: usize) -> String {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     format!("{} {:02}:00", DAYS[how / 24], how % 24)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::testing::{at, Lake, WINDOW_DAY};
+
+    fn detector() -> TimeOfWeek {
+        toml::from_str::<TimeOfWeekParams>("")
+            .unwrap()
+            .check("time_of_week".into())
+            .unwrap()
+    }
+
+    /// Two people who work 09:00-17:00 every weekday of the baseline.
+    fn office() -> Lake {
+        let mut lake = Lake::new();
+        for d in (0..WINDOW_DAY).filter(|d| d % 7 < 5) {
+            for h in 9..17 {
+                for u in ["ana", "bo"] {
+                    lake = lake.count(u, at(d, h), "get pods", 2);
+                }
+            }
+        }
+        lake
+    }
+
+    fn evidence(lake: Lake) -> Vec<Evidence> {
+        let (b, w) = lake.build();
+        let found = detector().fit(&b).unwrap().score(&w).unwrap();
+        found
+    }
+
+    #[test]
+    fn work_at_three_in_the_morning_is_evidence_naming_the_hour() {
+        // Day 30 of the run is Wednesday 2026-11-04.
+        let found = evidence(office().count("ana", at(WINDOW_DAY + 2, 3), "get pods", 6));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].p_value < 0.01);
+        assert!(
+            found[0]
+                .reason
+                .starts_with("6 events at 2026-11-04T03:00:00Z (Wed 03:00 UTC)"),
+            "{}",
+            found[0].reason
+        );
+    }
+
+    #[test]
+    fn work_in_office_hours_is_not() {
+        assert!(evidence(office().count("ana", at(WINDOW_DAY + 2, 11), "get pods", 6)).is_empty());
+    }
+
+    #[test]
+    fn tied_hours_share_one_tail() {
+        let mut mass = [0.0; HOURS_PER_WEEK];
+        mass[0] = 0.5;
+        mass[1] = 0.25;
+        mass[2] = 0.25;
+        let t = tails(&mass);
+        assert_eq!((t[1], t[2]), (0.5, 0.5));
+        assert_eq!(t[0], 1.0);
+        assert_eq!(t[3], 0.0);
+    }
+}

@@ -232,16 +232,11 @@ pub fn combine(ps: &[f64], n_detectors: usize) -> f64 {
 
 /// A stable id: FNV-1a of user and span, so reruns name findings alike.
 pub fn finding_id(user: &str, start: i64, end: i64) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in user
+    let bytes = user
         .bytes()
         .chain(start.to_le_bytes())
-        .chain(end.to_le_bytes())
-    {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+        .chain(end.to_le_bytes());
+    format!("{:016x}", crate::hash::fnv1a(crate::hash::FNV_BASIS, bytes))
 }
 
 #[cfg(test)]
@@ -283,8 +278,14 @@ mod tests {
     }
 
     #[test]
-    fn finding_ids_are_stable_and_distinguish_spans() {
-        assert_eq!(finding_id("a", 1, 2), finding_id("a", 1, 2));
-        assert_ne!(finding_id("a", 1, 2), finding_id("a", 1, 3));
+    fn finding_ids_are_sixteen_hex_digits_that_distinguish_users_and_spans() {
+        let id = finding_id("a", 1, 2);
+        assert!(
+            id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert_ne!(id, finding_id("a", 1, 3));
+        assert_ne!(id, finding_id("a", 0, 2));
+        assert_ne!(id, finding_id("b", 1, 2));
     }
 }

@@ -65,3 +65,43 @@ pub fn run(detectors: &[&dyn Detector], baselines: &Baselines, window: &WindowAc
     }
     scored
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::testing::{habit, Lake};
+    use crate::detectors::{DetectorError, Fitted};
+
+    /// A detector whose fit always fails.
+    struct Broken;
+
+    impl Detector for Broken {
+        fn name(&self) -> &str {
+            "broken"
+        }
+        fn fit<'a>(&self, _: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
+            Err(DetectorError {
+                detector: "broken".into(),
+                reason: "no model".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failing_detector_is_recorded_and_the_others_still_score() {
+        let (b, w) = habit(Lake::new(), "ana", "get pods", 1).build();
+        let time_of_week = toml::from_str::<crate::detectors::time_of_week::TimeOfWeekParams>("")
+            .unwrap()
+            .check("time_of_week".into())
+            .unwrap();
+        let detectors: [&dyn Detector; 2] = [&Broken, &time_of_week];
+        let scored = run(&detectors, &b, &w);
+        assert_eq!(scored.failures(), 1);
+        assert_eq!(scored.detectors[0].name, "broken");
+        assert!(scored.detectors[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("no model")));
+        assert_eq!(scored.detectors[1].error, None);
+    }
+}

@@ -117,3 +117,66 @@ pub fn results(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding() -> Finding {
+        Finding {
+            finding_id: "f1".into(),
+            rank: 1,
+            score: 99.0,
+            p_value: 1e-20,
+            user: "ana@example.com".into(),
+            window_start: 0,
+            window_end: 3_600_000_000,
+            detectors: vec!["count_spike".into()],
+            reasons: vec!["40 × create pods/exec".into()],
+            observed: 40.0,
+            expected: 1.0,
+            top_actions: vec!["create pods/exec ×40".into()],
+            evidence_actions: vec!["create pods/exec".into()],
+            evidence_event_ids: vec!["e1".into(), "e2".into()],
+            peer_group: "team-a".into(),
+        }
+    }
+
+    #[test]
+    fn findings_round_trip_and_the_manifest_is_written_beside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        results(
+            dir.path(),
+            &[finding()],
+            "run-1",
+            &serde_json::json!({"ok": true}),
+        )
+        .unwrap();
+        let path = dir.path().join(FINDINGS_FILE);
+        // Which Arrow types the file declares is checked with pandas and
+        // DuckDB themselves (tests/it/interop.rs).
+        let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(df.height(), 1);
+        assert_eq!(
+            df.column("run_id").unwrap().str().unwrap().get(0),
+            Some("run-1")
+        );
+        let ids = df
+            .column("evidence_event_ids")
+            .unwrap()
+            .list()
+            .unwrap()
+            .get_as_series(0)
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        assert!(dir.path().join(MANIFEST_FILE).exists());
+        // Nothing temporary is left beside them.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+}

@@ -1,0 +1,118 @@
+//! Hand-built activity for unit tests of the detectors and stages: a
+//! 28-day baseline from 2026-10-05 and a 7-day window from 2026-11-02, the
+//! rows added one by one.
+
+use chrono::NaiveDate;
+
+use super::baseline::{self, Baselines, WindowActivity};
+use super::peers::Peers;
+use super::{Activity, Attr, BreadthRow, CountRow, PerBreadth, SeenRow};
+use crate::window::{day_start, Bound, Bucket, Window, MICROS_PER_HOUR};
+
+pub struct Lake {
+    pub activity: Activity,
+    pub window: Window,
+    pub bucket: Bucket,
+}
+
+/// The start of `hour` (UTC) on `day` days after 2026-10-05 (a Monday);
+/// the window starts on day 28.
+pub fn at(day: i64, hour: i64) -> i64 {
+    day_start(NaiveDate::from_ymd_opt(2026, 10, 5).unwrap()) + (day * 24 + hour) * MICROS_PER_HOUR
+}
+
+/// The first day of the scoring window.
+pub const WINDOW_DAY: i64 = 28;
+
+impl Lake {
+    pub fn new() -> Lake {
+        let d = |s: &str| Bound::Date(s.parse().unwrap());
+        Lake {
+            activity: Activity::default(),
+            window: Window::new(d("2026-11-02"), d("2026-11-08"), 28).unwrap(),
+            bucket: "1h".parse().unwrap(),
+        }
+    }
+
+    /// `n` events of `action` by `user` in the hour starting at `t`.
+    pub fn count(mut self, user: &str, t: i64, action: &str, n: u32) -> Lake {
+        let user = self.activity.users.id(user);
+        let tool = self.activity.values.id("kubectl");
+        let action = self.activity.values.id(action);
+        self.activity.counts.push(CountRow {
+            user,
+            bucket: t,
+            tool,
+            action,
+            n,
+        });
+        self
+    }
+
+    /// `user` first touched `value` at `first`, `n_baseline` times before
+    /// the window and `n_window` times in it.
+    pub fn seen(
+        mut self,
+        user: &str,
+        attr: Attr,
+        value: &str,
+        first: i64,
+        (n_baseline, n_window): (u32, u32),
+    ) -> Lake {
+        let user = self.activity.users.id(user);
+        let value = self.activity.values.id(value);
+        self.activity.seen.push(SeenRow {
+            user,
+            attr,
+            value,
+            first,
+            n_baseline,
+            n_window,
+        });
+        self
+    }
+
+    /// `user`'s distinct counts on the day starting at `day`.
+    pub fn breadth(mut self, user: &str, day: i64, distinct: PerBreadth<u32>) -> Lake {
+        let user = self.activity.users.id(user);
+        self.activity.breadth.push(BreadthRow {
+            user,
+            day,
+            distinct,
+        });
+        self
+    }
+
+    /// The activity as the load stage would leave it: sorted by user and time.
+    pub fn activity(mut self) -> (Activity, Window, Bucket) {
+        let a = &mut self.activity;
+        a.counts
+            .sort_by_key(|r| (r.user, r.bucket, r.tool, r.action));
+        a.seen.sort_by_key(|r| (r.user, r.attr, r.value));
+        a.breadth.sort_by_key(|r| (r.user, r.day));
+        (self.activity, self.window, self.bucket)
+    }
+
+    /// Baselines with everyone compared with the whole org.
+    pub fn build(self) -> (Baselines, WindowActivity) {
+        let (activity, window, bucket) = self.activity();
+        let mut history = vec![false; activity.users.len()];
+        for r in activity.counts.iter().filter(|r| r.bucket < window.start) {
+            history[r.user as usize] = true;
+        }
+        baseline::build(activity, &window, bucket, Peers::org_only(history))
+    }
+}
+
+impl Default for Lake {
+    fn default() -> Self {
+        Lake::new()
+    }
+}
+
+/// Every weekday of the baseline, `user` runs `n` of `action` at 10:00.
+pub fn habit(lake: Lake, user: &str, action: &str, n: u32) -> Lake {
+    (0..WINDOW_DAY)
+        .filter(|d| d % 7 < 5)
+        .fold(lake, |lake, d| lake.count(user, at(d, 10), action, n))
+}
