@@ -436,15 +436,14 @@ fn window_counts(
     current
 }
 
-/// How many identities touched each value, overall and per peer group.
-fn reach(
-    seen: &[SeenRow],
-    users: &[UserBaseline],
-    peers: &Peers,
-) -> (
+/// Identities per value, and per (value, peer group).
+type ReachTables = (
     HashMap<(Attr, u32), Reach>,
     HashMap<(Attr, u32, usize), u32>,
-) {
+);
+
+/// How many identities touched each value, overall and per peer group.
+fn reach(seen: &[SeenRow], users: &[UserBaseline], peers: &Peers) -> ReachTables {
     let org = peers.org();
     let mut reach: HashMap<(Attr, u32), Reach> = HashMap::default();
     let mut in_group: HashMap<(Attr, u32, usize), u32> = HashMap::default();

@@ -482,10 +482,7 @@ mod tests {
     }
 
     fn evidence_of(lake: Lake, user: &str) -> Vec<Evidence> {
-        let (b, w) = lake.build();
-        let id = b.user_names.get(user).unwrap();
-        let all = detector().fit(&b).unwrap().score(&w).unwrap();
-        all.into_iter().filter(|e| e.user == id).collect()
+        super::super::evidence_of(&detector(), lake, user)
     }
 
     #[test]

@@ -145,6 +145,19 @@ pub(crate) fn probability(name: &str, field: &'static str, v: f64) -> Result<(),
     }
 }
 
+/// The evidence `detector` finds for `user` on a hand-built lake.
+#[cfg(test)]
+pub(crate) fn evidence_of(
+    detector: &dyn Detector,
+    lake: crate::activity::testing::Lake,
+    user: &str,
+) -> Vec<Evidence> {
+    let (b, w) = lake.build();
+    let id = b.user_names.get(user).unwrap();
+    let all = detector.fit(&b).unwrap().score(&w).unwrap();
+    all.into_iter().filter(|e| e.user == id).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{code, lakehound, stderr, window_dir};
+use crate::support::{code, lakehound, run_on, stderr, window_dir};
 
 /// The Python with pandas and DuckDB. Missing is a failure, not a skip: the
 /// README's test command (`.ci/run`) installs it.
@@ -68,17 +68,7 @@ fn pandas_and_duckdb_read_every_kind_of_parquet_lakehound_writes() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = tmp.path().join("findings");
-    let o = lakehound(&[
-        "run",
-        "--lake",
-        org.to_str().unwrap(),
-        "--from",
-        "2026-11-02",
-        "--to",
-        "2026-11-08",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_on(&org, &out, &[]);
     assert!(code(&o) <= 1, "{}", stderr(&o));
     let scored = tmp.path().join("scores.parquet");
     let findings = window_dir(&out).join("findings.parquet");
