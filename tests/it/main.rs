@@ -10,6 +10,7 @@ mod fixture;
 mod forest;
 mod ingest;
 mod interop;
+mod layers;
 mod outliers;
 mod pipeline;
 mod sample_lake;
