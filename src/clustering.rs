@@ -41,11 +41,16 @@ pub struct Clusters {
 impl Clusters {
     /// The cluster whose centre is nearest `vector` (e.g. a newcomer's).
     pub fn nearest(&self, vector: &[f64]) -> usize {
-        (0..self.centroids.nrows())
-            .map(|c| (squared(self.centroids.row(c).iter(), vector.iter()), c))
-            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
-            .map_or(0, |(_, c)| c)
+        nearest_centre(&self.centroids, vector)
     }
+}
+
+/// The row of `centroids` nearest `vector`; ties go to the first.
+fn nearest_centre(centroids: &Array2<f64>, vector: &[f64]) -> usize {
+    (0..centroids.nrows())
+        .map(|c| (squared(centroids.row(c).iter(), vector.iter()), c))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map_or(0, |(_, c)| c)
 }
 
 /// Clusters the rows of `vectors` (one per identity). Deterministic.
@@ -63,12 +68,13 @@ pub fn learn(vectors: ArrayView2<f64>) -> Clusters {
             .collect()
     };
     let distances = pairwise(vectors, &subset);
-    let records = vectors.to_owned();
-    // Centres are learned on the subset and every identity joins the nearest.
-    let dataset = DatasetBase::from(vectors.select(ndarray::Axis(0), &subset));
+    // Centres are learned on the subset and judged by the subset's
+    // silhouette; only the chosen k assigns every identity.
+    let sample = vectors.select(ndarray::Axis(0), &subset);
+    let dataset = DatasetBase::from(sample.clone());
     // Each k is seeded alike (linfa's 42), so fitting them in parallel
     // changes nothing but the wall time.
-    let fitted: Vec<(f64, usize, Vec<usize>, Array2<f64>)> = (2..=max_k)
+    let fitted: Vec<(f64, usize, Array2<f64>)> = (2..=max_k)
         .into_par_iter()
         .filter_map(|k| {
             let model = KMeans::params(k)
@@ -77,21 +83,27 @@ pub fn learn(vectors: ArrayView2<f64>) -> Clusters {
                 .tolerance(1e-6)
                 .fit(&dataset)
                 .ok()?;
-            let assignment = model.predict(&records).to_vec();
-            let labels: Vec<usize> = subset.iter().map(|i| assignment[*i]).collect();
-            let s = silhouette(&distances, &labels, k);
-            Some((s, k, assignment, model.centroids().clone()))
+            let labels = model.predict(&sample).to_vec();
+            Some((
+                silhouette(&distances, &labels, k),
+                k,
+                model.centroids().clone(),
+            ))
         })
         .collect();
-    let mut best: Option<(f64, usize, Vec<usize>, Array2<f64>)> = None;
+    let mut best: Option<(f64, usize, Array2<f64>)> = None;
     for candidate in fitted {
         if best.as_ref().is_none_or(|(b, ..)| candidate.0 > *b + 1e-12) {
             best = Some(candidate);
         }
     }
-    let Some((silhouette, k, assignment, centroids)) = best else {
+    let Some((silhouette, k, centroids)) = best else {
         return one_cluster(vectors);
     };
+    let assignment: Vec<usize> = (0..vectors.nrows())
+        .into_par_iter()
+        .map(|i| nearest_centre(&centroids, &vectors.row(i).to_vec()))
+        .collect();
     let representative = (0..k)
         .map(|c| nearest_member(vectors, &assignment, c, centroids.row(c).to_vec()))
         .collect();

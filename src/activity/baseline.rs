@@ -7,7 +7,7 @@
 //! identity), so weekends, leave and part-time schedules do not dilute them:
 //! someone back from two weeks off is compared with their working days.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -273,16 +273,6 @@ pub struct WindowActivity {
     pub novel: Vec<Vec<SeenRow>>,
     /// Per user: (day start, distinct per breadth kind) in the window.
     pub breadth: Vec<Vec<(i64, PerBreadth<u32>)>>,
-    /// Events per (user, bucket, action), for peers' view of the same hour.
-    pub by_bucket: HashMap<(u32, i64, u32), u32>,
-    /// Events per (user, UTC day start, action).
-    pub by_day: HashMap<(u32, i64, u32), u32>,
-    /// Events per (user, action) over the window.
-    pub by_window: HashMap<(u32, u32), u32>,
-    /// Active buckets per user in the window.
-    pub active: Vec<HashSet<i64>>,
-    /// Active buckets per user per UTC day start in the window.
-    pub active_per_day: Vec<BTreeMap<i64, u32>>,
     /// Identity-days of the window, sorted by (user, day).
     pub days: Vec<DayActivity>,
     /// The same per peer pool, so "my peers in this hour" is the pool's
@@ -310,25 +300,13 @@ impl WindowActivity {
         self.counts.len()
     }
 
-    /// `user`'s events of `action` in `unit`.
-    pub fn events(&self, user: u32, unit: Unit, action: u32) -> u32 {
-        match unit {
-            Unit::Bucket(b) => self.by_bucket.get(&(user, b, action)),
-            Unit::Day(d) => self.by_day.get(&(user, d, action)),
-            Unit::Window => self.by_window.get(&(user, action)),
-        }
-        .copied()
-        .unwrap_or(0)
-    }
-
-    /// `user`'s active buckets in `unit`.
-    pub fn active_buckets(&self, user: u32, unit: Unit) -> u32 {
-        let u = user as usize;
-        match unit {
-            Unit::Bucket(b) => u32::from(self.active[u].contains(&b)),
-            Unit::Day(d) => self.active_per_day[u].get(&d).copied().unwrap_or(0),
-            Unit::Window => self.active[u].len() as u32,
-        }
+    /// `user`'s active buckets in the window, ascending.
+    pub fn active_buckets(&self, user: u32) -> impl Iterator<Item = i64> + '_ {
+        let rows = &self.counts[user as usize];
+        rows.iter()
+            .enumerate()
+            .filter(move |(i, r)| *i == 0 || rows[i - 1].bucket != r.bucket)
+            .map(|(_, r)| r.bucket)
     }
 }
 
@@ -398,8 +376,6 @@ fn window_counts(
         counts: vec![Vec::new(); n],
         novel: vec![Vec::new(); n],
         breadth: vec![Vec::new(); n],
-        active: vec![HashSet::new(); n],
-        active_per_day: vec![BTreeMap::new(); n],
         ..Default::default()
     };
     // Count rows are sorted by (user, bucket): a new active bucket is a
@@ -408,18 +384,6 @@ fn window_counts(
     for r in &activity.counts {
         if window.in_window(r.bucket) {
             current.counts[r.user as usize].push(*r);
-            let day = day_floor(r.bucket);
-            *current
-                .by_bucket
-                .entry((r.user, r.bucket, r.action))
-                .or_default() += r.n;
-            *current.by_day.entry((r.user, day, r.action)).or_default() += r.n;
-            *current.by_window.entry((r.user, r.action)).or_default() += r.n;
-            if current.active[r.user as usize].insert(r.bucket) {
-                *current.active_per_day[r.user as usize]
-                    .entry(day)
-                    .or_default() += 1;
-            }
         } else if r.bucket < window.start {
             let b = &mut users[r.user as usize];
             *b.action_counts.entry(r.action).or_default() += u64::from(r.n);
@@ -521,13 +485,11 @@ fn pool_window(w: &WindowActivity, peers: &Peers) -> PoolWindow {
                     *out.events.entry((pool, unit, r.action)).or_default() += r.n;
                 }
             }
-            for b in &w.active[u] {
-                *out.active.entry((pool, Unit::Bucket(*b))).or_default() += 1;
+            for b in w.active_buckets(u as u32) {
+                for unit in [Unit::Bucket(b), Unit::Day(day_floor(b)), Unit::Window] {
+                    *out.active.entry((pool, unit)).or_default() += 1;
+                }
             }
-            for (day, n) in &w.active_per_day[u] {
-                *out.active.entry((pool, Unit::Day(*day))).or_default() += n;
-            }
-            *out.active.entry((pool, Unit::Window)).or_default() += w.active[u].len() as u32;
         }
     }
     out
@@ -600,6 +562,10 @@ mod tests {
         let (b, w) = build(activity, &window, bucket, peers);
         let id = |u: &str| b.user_names.get(u).unwrap();
         let get_pods = b.values.get("get pods").unwrap();
+        assert_eq!(
+            w.active_buckets(id("new")).collect::<Vec<_>>(),
+            [at(WINDOW_DAY, 9)]
+        );
         assert_eq!(b.peers_of(id("new")).action_count(get_pods), 60.0);
         assert_eq!(b.peers_of(id("ana")).action_count(get_pods), 40.0);
         assert_eq!(b.peers.count(id("new")), 2);

@@ -217,7 +217,9 @@ impl FittedCountSpike<'_> {
 
     /// How much harder than usual the identity's peers did `action` in the
     /// same bucket, day or window: max(1, (observed + 1) / (expected + 1)).
-    fn peer_surge(&self, user: u32, action: u32, unit: Unit, w: &WindowActivity) -> f64 {
+    /// `t` holds the identity's own count and active buckets there.
+    fn peer_surge(&self, t: &Test, unit: Unit, w: &WindowActivity) -> f64 {
+        let (user, action) = (t.user, t.action);
         // The group's total minus this identity, at the group's pooled rate.
         let pool = self.b.pool_of(user);
         let peers = self.b.peers_of(user);
@@ -231,9 +233,9 @@ impl FittedCountSpike<'_> {
         let active = w.pools.active.get(&(pool, unit)).copied().unwrap_or(0);
         // The identity's own share, when its activity is in the pool.
         let own = self.b.peers.in_own_pool(user);
-        let own_events = if own { w.events(user, unit, action) } else { 0 };
-        let own_active = if own { w.active_buckets(user, unit) } else { 0 };
-        let observed = f64::from(events.saturating_sub(own_events));
+        let own_events = if own { t.x } else { 0 };
+        let own_active = if own { t.span.active } else { 0 };
+        let observed = (u64::from(events).saturating_sub(own_events)) as f64;
         let expected = rate * f64::from(active.saturating_sub(own_active));
         ((observed + 1.0) / (expected + 1.0)).max(1.0)
     }
@@ -272,7 +274,7 @@ impl FittedCountSpike<'_> {
                 Scale::Day => Unit::Day(day_floor(t.span.start)),
                 Scale::Window => Unit::Window,
             };
-            let mean = k * post.shape / post.rate * self.peer_surge(t.user, t.action, unit, w);
+            let mean = k * post.shape / post.rate * self.peer_surge(t, unit, w);
             count_tail(t.x, mean, shape).map(|p| Some((p, mean)))
         });
         match surged {

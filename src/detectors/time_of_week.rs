@@ -57,20 +57,8 @@ impl Detector for TimeOfWeek {
         &self.name
     }
     fn fit<'a>(&self, baselines: &'a Baselines) -> Result<Box<dyn Fitted + 'a>, DetectorError> {
-        let p = &self.params;
-        let tails = (0..baselines.users.len())
-            .map(|u| {
-                tails(&hour_mass(
-                    baselines,
-                    u as u32,
-                    p.prior_weight,
-                    p.floor_weight,
-                ))
-            })
-            .collect();
         Ok(Box::new(FittedTimeOfWeek {
-            report_p: p.report_p,
-            tails,
+            params: self.params.clone(),
             b: baselines,
         }))
     }
@@ -119,9 +107,7 @@ pub(crate) fn hour_mass(
 }
 
 struct FittedTimeOfWeek<'a> {
-    report_p: f64,
-    /// Per user, per hour of week: the p-value of activity then.
-    tails: Vec<[f64; HOURS_PER_WEEK]>,
+    params: TimeOfWeekParams,
     b: &'a Baselines,
 }
 
@@ -129,13 +115,19 @@ impl Fitted for FittedTimeOfWeek<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
         let width = self.b.bucket.micros;
         let mut out = Vec::new();
+        let p = &self.params;
         for user in 0..w.users() as u32 {
+            if w.counts[user as usize].is_empty() {
+                continue;
+            }
+            // Only identities active in the window need their profile.
+            let tails = tails(&hour_mass(self.b, user, p.prior_weight, p.floor_weight));
             // Rows are sorted by bucket: one run of rows per active bucket.
             for rows in w.counts[user as usize].chunk_by(|a, b| a.bucket == b.bucket) {
                 let bucket = rows[0].bucket;
                 let how = hour_of_week(bucket);
-                let p = self.tails[user as usize][how];
-                if p >= self.report_p {
+                let p = tails[how];
+                if p >= self.params.report_p {
                     continue;
                 }
                 let events: u32 = rows.iter().map(|x| x.n).sum();

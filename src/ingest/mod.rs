@@ -306,27 +306,9 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
                 input::parse_file(adapter, bytes, &options.stamp)
             })
             .collect();
-        let mut by_day = store::ByDay::new();
-        let mut falco_events: Vec<Normalised> = Vec::new();
-        let mut quarantined = Vec::new();
-        for file in parsed {
-            report.files_read += 1;
-            report.records += file.records;
-            for (reason, n) in &file.skipped {
-                *report.skipped.entry((*reason).to_owned()).or_default() += n;
-            }
-            for q in &file.quarantined {
-                *report.quarantined.entry(q.class.to_owned()).or_default() += 1;
-            }
-            manifest.add(&file, options.format);
-            quarantined.extend(file.quarantined);
-            if options.format == Format::Falco {
-                falco_events.extend(file.events);
-            } else {
-                store::add_by_day(&mut by_day, file.events);
-            }
-        }
-        if options.format == Format::Falco {
+        let (mut by_day, falco_events, quarantined) =
+            tally(parsed, options.format, &mut report, &mut manifest);
+        if let Some(mut falco_events) = falco_events {
             report.attributed_to_sessions += sessions::attribute(lake, &mut falco_events)?;
             store::add_by_day(&mut by_day, falco_events);
         }
@@ -362,6 +344,41 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     manifest.record_run(&report);
     manifest.save(lake)?;
     Ok(report)
+}
+
+/// A batch's parsed files counted into the report and the manifest, their
+/// events filed by day (Falco's kept apart until their exec sessions are
+/// looked up) and their quarantined records gathered.
+fn tally<'a>(
+    parsed: Vec<input::FileRecords<'a>>,
+    format: Format,
+    report: &mut IngestReport,
+    manifest: &mut store::Manifest,
+) -> (
+    store::ByDay<'a>,
+    Option<Vec<Normalised<'a>>>,
+    Vec<store::Quarantined>,
+) {
+    let mut by_day = store::ByDay::new();
+    let mut falco_events = (format == Format::Falco).then(Vec::new);
+    let mut quarantined = Vec::new();
+    for file in parsed {
+        report.files_read += 1;
+        report.records += file.records;
+        for (reason, n) in &file.skipped {
+            *report.skipped.entry((*reason).to_owned()).or_default() += n;
+        }
+        for q in &file.quarantined {
+            *report.quarantined.entry(q.class.to_owned()).or_default() += 1;
+        }
+        manifest.add(&file, format);
+        quarantined.extend(file.quarantined);
+        match &mut falco_events {
+            Some(falco) => falco.extend(file.events),
+            None => store::add_by_day(&mut by_day, file.events),
+        }
+    }
+    (by_day, falco_events, quarantined)
 }
 
 fn batches(files: &[input::InputFile]) -> Vec<&[input::InputFile]> {

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::activity::baseline::{self, Baselines, WindowActivity};
+use crate::activity::peers::Peers;
 use crate::activity::{Activity, Quality};
 use crate::detectors::Detector;
 use crate::error::Result;
@@ -86,6 +87,7 @@ impl RunSummary {
     }
 }
 
+/// The job, stage by stage; each stage's wall time goes to `run.json`.
 pub fn run(job: &Job) -> Result<RunSummary> {
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
@@ -100,25 +102,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     report_lake(&files);
     lap("discover");
     progress.stage("Reading and aggregating events");
-    let activity = if files.files.is_empty() {
-        Activity::default()
-    } else {
-        let loaded = load::scan(&files, &job.window, job.bucket)?;
-        for p in &loaded.unreadable {
-            warn!(path = %p.path, reason = %p.reason, "Skipped a file whose data cannot be decoded.");
-        }
-        let unreadable: Vec<&str> = loaded.unreadable.iter().map(|p| p.path.as_str()).collect();
-        files
-            .files
-            .retain(|f| !unreadable.contains(&f.path.to_string_lossy().as_ref()));
-        files.failed_files.extend(loaded.unreadable);
-        loaded.activity
-    };
-    info!(
-        events = activity.quality.events,
-        identities = activity.users.len(),
-        "Loaded events."
-    );
+    let activity = load_activity(&mut files, job)?;
     lap("load");
     progress.stage("Resolving peer groups");
     let peers = context::resolve(&activity, &job.window, job.context.as_deref())?;
@@ -129,22 +113,9 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         "Resolved peer groups."
     );
     lap("context");
-    let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
     progress.stage("Building baselines, scoring the window, calibrating on the baseline");
-    let rehearsal = calibrate::rehearsal(&activity, &job.window);
     let quality = activity.quality.clone();
-    let practice_peers = peers.clone();
-    // The rehearsal and the real scoring share nothing, so they run side by side.
-    let (calibration, (baselines, current, scored)) = rayon::join(
-        || calibrate::fit(&detectors, rehearsal, job.bucket, practice_peers),
-        || {
-            let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
-            info!(identities = baselines.users.len(), "Built baselines.");
-            let scored = score::run(&detectors, &baselines, &current);
-            info!(evidence = scored.evidence.len(), "Scored the window.");
-            (baselines, current, scored)
-        },
-    );
+    let (calibration, (baselines, current, scored)) = score_and_calibrate(job, activity, peers);
     lap("baseline_score_calibrate");
     let (mut findings, candidates) =
         rank::top_findings(&scored, &calibration, &baselines, &current, job.rank);
@@ -155,26 +126,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     }
     lap("evidence");
 
-    let identities = identities(&baselines, &current);
-    let mut problems: Vec<String> = Vec::new();
-    problems.extend(
-        files
-            .failed_files
-            .iter()
-            .map(|p| format!("skipped {}: {}", p.path, p.reason)),
-    );
-    problems.extend(scored.detectors.iter().filter_map(|d| {
-        d.error
-            .as_ref()
-            .map(|e| format!("detector {} failed: {e}", d.name))
-    }));
-    if quality.window_events == 0 {
-        problems.push(format!(
-            "no events in the scoring window {} .. {}: check --lake and the dates",
-            rfc3339(job.window.start),
-            rfc3339(job.window.end)
-        ));
-    }
+    let problems = problems(&files, &scored, &quality, &job.window);
     let run_id = run_id(job, &files);
     let dir = write::window_dir(&job.out, &job.window);
     let mut summary = RunSummary {
@@ -187,7 +139,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         partitions_read: files.partitions_read.len(),
         lake: files,
         quality,
-        identities,
+        identities: identities(&baselines, &current),
         detectors: scored.detectors.clone(),
         calibration: calibration.report,
         candidates,
@@ -203,6 +155,82 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     info!(findings = findings.len(), path = %dir.display(), "Wrote findings.");
     summary.top = findings;
     Ok(summary)
+}
+
+/// The lake's events folded into activity; files whose data cannot be
+/// decoded move from `files` to its failed files.
+fn load_activity(files: &mut LakeFiles, job: &Job) -> Result<Activity> {
+    if files.files.is_empty() {
+        return Ok(Activity::default());
+    }
+    let loaded = load::scan(files, &job.window, job.bucket)?;
+    for p in &loaded.unreadable {
+        warn!(path = %p.path, reason = %p.reason, "Skipped a file whose data cannot be decoded.");
+    }
+    let unreadable: Vec<&str> = loaded.unreadable.iter().map(|p| p.path.as_str()).collect();
+    files
+        .files
+        .retain(|f| !unreadable.contains(&f.path.to_string_lossy().as_ref()));
+    files.failed_files.extend(loaded.unreadable);
+    info!(
+        events = loaded.activity.quality.events,
+        identities = loaded.activity.users.len(),
+        "Loaded events."
+    );
+    Ok(loaded.activity)
+}
+
+/// The window scored against the baselines, beside the calibration
+/// rehearsal on the baseline itself: they share nothing, so they run side
+/// by side.
+fn score_and_calibrate(
+    job: &Job,
+    activity: Activity,
+    peers: Peers,
+) -> (
+    calibrate::Calibration,
+    (Baselines, WindowActivity, score::Scored),
+) {
+    let detectors: Vec<&dyn Detector> = job.models.iter().map(|(_, d)| d.as_ref()).collect();
+    let rehearsal = calibrate::rehearsal(&activity, &job.window);
+    let practice_peers = peers.clone();
+    rayon::join(
+        || calibrate::fit(&detectors, rehearsal, job.bucket, practice_peers),
+        || {
+            let (baselines, current) = baseline::build(activity, &job.window, job.bucket, peers);
+            info!(identities = baselines.users.len(), "Built baselines.");
+            let scored = score::run(&detectors, &baselines, &current);
+            info!(evidence = scored.evidence.len(), "Scored the window.");
+            (baselines, current, scored)
+        },
+    )
+}
+
+/// What makes the run partial (exit code 1), one sentence each.
+fn problems(
+    files: &LakeFiles,
+    scored: &score::Scored,
+    quality: &Quality,
+    window: &Window,
+) -> Vec<String> {
+    let mut problems: Vec<String> = files
+        .failed_files
+        .iter()
+        .map(|p| format!("skipped {}: {}", p.path, p.reason))
+        .collect();
+    problems.extend(scored.detectors.iter().filter_map(|d| {
+        d.error
+            .as_ref()
+            .map(|e| format!("detector {} failed: {e}", d.name))
+    }));
+    if quality.window_events == 0 {
+        problems.push(format!(
+            "no events in the scoring window {} .. {}: check --lake and the dates",
+            rfc3339(window.start),
+            rfc3339(window.end)
+        ));
+    }
+    problems
 }
 
 /// A spinner naming the current stage, on stderr and only when stderr is a

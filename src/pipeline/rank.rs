@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::calibrate::Calibration;
 use super::score::Scored;
 use crate::activity::baseline::{Baselines, WindowActivity};
+use crate::activity::CountRow;
 use crate::detectors::Evidence;
 use crate::stats::{fisher, score, P_FLOOR};
 
@@ -149,47 +150,9 @@ fn finding(
             .total_cmp(&b.p_value)
             .then(a.reason.cmp(&b.reason))
     });
-    let mut reasons: Vec<String> = Vec::new();
-    for e in &sorted {
-        if reasons.len() == MAX_REASONS {
-            break;
-        }
-        if !reasons.contains(&e.reason) {
-            reasons.push(e.reason.clone());
-        }
-    }
-
-    // Actions the evidence names, then the busiest actions in the span.
-    let mut volume: BTreeMap<u32, u64> = BTreeMap::new();
-    for r in window.counts[user as usize]
-        .iter()
-        .filter(|r| r.bucket >= start && r.bucket < end)
-    {
-        *volume.entry(r.action).or_default() += u64::from(r.n);
-    }
-    let mut evidence_actions: Vec<u32> = Vec::new();
-    for e in &sorted {
-        for a in &e.actions {
-            if !evidence_actions.contains(a) {
-                evidence_actions.push(*a);
-            }
-        }
-    }
-    let mut by_volume: Vec<(u32, u64)> = volume.iter().map(|(a, n)| (*a, *n)).collect();
-    by_volume.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut top: Vec<u32> = evidence_actions
-        .iter()
-        .copied()
-        .take(MAX_TOP_ACTIONS)
-        .collect();
-    for (a, _) in by_volume {
-        if top.len() == MAX_TOP_ACTIONS {
-            break;
-        }
-        if !top.contains(&a) {
-            top.push(a);
-        }
-    }
+    let reasons = reasons(&sorted);
+    let (evidence_actions, top, volume) =
+        actions(&sorted, &window.counts[user as usize], start, end);
     let name = |a: u32| baselines.values.name(a).to_owned();
     let user_name = baselines.user_names.name(user).to_owned();
     Finding {
@@ -215,6 +178,60 @@ fn finding(
         evidence_event_ids: Vec::new(),
         peer_group: baselines.peers.label(user),
     }
+}
+
+/// The distinct reasons of the evidence (strongest first), at most
+/// `MAX_REASONS`.
+fn reasons(sorted: &[&Evidence]) -> Vec<String> {
+    let mut reasons: Vec<String> = Vec::new();
+    for e in sorted {
+        if reasons.len() == MAX_REASONS {
+            break;
+        }
+        if !reasons.contains(&e.reason) {
+            reasons.push(e.reason.clone());
+        }
+    }
+    reasons
+}
+
+/// The actions the evidence names (strongest first); the top actions: those,
+/// then the busiest in the span; and each action's events in the span.
+fn actions(
+    sorted: &[&Evidence],
+    counts: &[CountRow],
+    start: i64,
+    end: i64,
+) -> (Vec<u32>, Vec<u32>, BTreeMap<u32, u64>) {
+    let mut volume: BTreeMap<u32, u64> = BTreeMap::new();
+    for r in counts
+        .iter()
+        .filter(|r| r.bucket >= start && r.bucket < end)
+    {
+        *volume.entry(r.action).or_default() += u64::from(r.n);
+    }
+    let mut evidence_actions: Vec<u32> = Vec::new();
+    for a in sorted.iter().flat_map(|e| &e.actions) {
+        if !evidence_actions.contains(a) {
+            evidence_actions.push(*a);
+        }
+    }
+    let mut by_volume: Vec<(u32, u64)> = volume.iter().map(|(a, n)| (*a, *n)).collect();
+    by_volume.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut top: Vec<u32> = evidence_actions
+        .iter()
+        .copied()
+        .take(MAX_TOP_ACTIONS)
+        .collect();
+    for (a, _) in by_volume {
+        if top.len() == MAX_TOP_ACTIONS {
+            break;
+        }
+        if !top.contains(&a) {
+            top.push(a);
+        }
+    }
+    (evidence_actions, top, volume)
 }
 
 /// One p-value for a finding from the calibrated p-values of the `k`

@@ -338,6 +338,68 @@ pub fn generate(opts: &SampleOptions, out: &Path) -> Result<SampleSummary, Sampl
     generate_as(opts, out, Output::Lake)
 }
 
+/// How much the people of the org do: events per workday for all of them,
+/// shared by activity level.
+#[derive(Clone, Copy)]
+struct Volume {
+    human_per_workday: f64,
+    level_sum: f64,
+}
+
+/// Every person present on one day: sessions of commands in their working
+/// hours (weekends rarely), as many as their activity level gives.
+fn people_day(
+    emit: &mut Emit,
+    rng: &mut ChaCha8Rng,
+    org: &Org,
+    plan: &scenarios::Plan,
+    volume: Volume,
+    day0: i64,
+    day_index: i64,
+) {
+    let date = chrono::DateTime::from_timestamp_micros(day0)
+        .expect("a sample day")
+        .date_naive();
+    let weekday = date.weekday().num_days_from_monday();
+    let Volume {
+        human_per_workday,
+        level_sum,
+    } = volume;
+    for (i, person) in org.people.iter().enumerate() {
+        if !plan.present(i, day_index) {
+            continue;
+        }
+        let works = weekday < 5 || rng.random::<f64>() < 0.04;
+        if !works {
+            continue;
+        }
+        let expected_events = human_per_workday * person.level / level_sum;
+        let sessions = expected_events / 15.0 * (0.5 + rng.random::<f64>());
+        let sessions =
+            sessions.floor() as usize + usize::from(rng.random::<f64>() < sessions.fract());
+        let groups = plan.groups(org, i, day_index);
+        let namespaces = plan.namespaces(org, i, day_index);
+        let team = &TEAMS[person.team];
+        for _ in 0..sessions {
+            let local = person.start_hour + rng.random::<f64>() * person.day_hours;
+            let start = day0 + ((local - person.tz as f64) * MICROS_PER_HOUR as f64) as i64;
+            let tool = org::pick_tool(rng, team.tools);
+            let commands = rng.random_range(5..26);
+            org::session(
+                emit,
+                rng,
+                person,
+                &groups,
+                start,
+                commands,
+                tool,
+                &namespaces,
+                day_index,
+            );
+        }
+    }
+}
+
 pub fn generate_as(
     opts: &SampleOptions,
     out: &Path,
@@ -368,40 +430,11 @@ pub fn generate_as(
             .and_utc()
             .timestamp_micros();
         let mut emit = Emit::default();
-        let weekday = date.weekday().num_days_from_monday();
-        for (i, person) in org.people.iter().enumerate() {
-            if !plan.present(i, day_index) {
-                continue;
-            }
-            let works = weekday < 5 || rng.random::<f64>() < 0.04;
-            if !works {
-                continue;
-            }
-            let expected_events = human_per_workday * person.level / level_sum;
-            let sessions = expected_events / 15.0 * (0.5 + rng.random::<f64>());
-            let sessions =
-                sessions.floor() as usize + usize::from(rng.random::<f64>() < sessions.fract());
-            let groups = plan.groups(&org, i, day_index);
-            let namespaces = plan.namespaces(&org, i, day_index);
-            let team = &TEAMS[person.team];
-            for _ in 0..sessions {
-                let local = person.start_hour + rng.random::<f64>() * person.day_hours;
-                let start = day0 + ((local - person.tz as f64) * MICROS_PER_HOUR as f64) as i64;
-                let tool = org::pick_tool(&mut rng, team.tools);
-                let commands = rng.random_range(5..26);
-                org::session(
-                    &mut emit,
-                    &mut rng,
-                    person,
-                    &groups,
-                    start,
-                    commands,
-                    tool,
-                    &namespaces,
-                    day_index,
-                );
-            }
-        }
+        let volume = Volume {
+            human_per_workday,
+            level_sum,
+        };
+        people_day(&mut emit, &mut rng, &org, &plan, volume, day0, day_index);
         scenarios::routine(
             &mut emit, &mut rng, &org, &mut plan, opts, day0, day_index, per_day,
         );
@@ -429,11 +462,37 @@ pub fn generate_as(
         partitions += 1;
     }
 
-    let label_rows = labels.finish(&plan);
+    finish(
+        out,
+        opts,
+        &org,
+        &plan,
+        labels,
+        total,
+        partitions,
+        first_day,
+        scoring_from,
+    )
+}
+
+/// Labels, the identity table and the manifest, after the partitions.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    out: &Path,
+    opts: &SampleOptions,
+    org: &Org,
+    plan: &scenarios::Plan,
+    mut labels: scenarios::Labels,
+    total: u64,
+    partitions: usize,
+    first_day: NaiveDate,
+    scoring_from: NaiveDate,
+) -> Result<SampleSummary, SampleError> {
+    let label_rows = labels.finish(plan);
     write_text(&out.join("labels.csv"), &scenarios::labels_csv(&label_rows))?;
     write_text(
         &out.join("identities.csv"),
-        &plan.identities_csv(&org, first_day),
+        &plan.identities_csv(org, first_day),
     )?;
     let summary = SampleSummary {
         events: total,

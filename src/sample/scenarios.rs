@@ -67,6 +67,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Who plays each scenario. Long on purpose: one pick per scenario, in
+    /// the order that a seed's draws reproduce.
     pub fn new(org: &Org, opts: &SampleOptions) -> Plan {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5ce7);
         let s = i64::from(opts.days - opts.scoring_days);
@@ -351,6 +353,11 @@ impl Sweep<'_> {
 }
 
 /// Machines and rotations: control plane, CI, bots, on-call, release day.
+///
+/// Long on purpose: it is the script of a day's routine traffic, one block
+/// per kind of actor in a fixed order. The order is what makes a seed
+/// reproduce the committed sample lake (every block draws from one seeded
+/// stream), so the script reads top to bottom as the day unfolds.
 #[allow(clippy::too_many_arguments)]
 pub fn routine(
     emit: &mut Emit,
@@ -604,6 +611,11 @@ fn other_namespaces(org: &Org, person: usize, n: usize, rng: &mut ChaCha8Rng) ->
 }
 
 /// The scenario events of one day.
+///
+/// Long on purpose: one block per labelled scenario, each a short script
+/// keyed by its day, in the order of the scenario list. The blocks draw
+/// from one seeded stream in this order, which is what makes a seed
+/// reproduce the committed sample lake.
 pub fn emit_day(
     emit: &mut Emit,
     rng: &mut ChaCha8Rng,
