@@ -628,6 +628,19 @@ mod tests {
     }
 
     #[test]
+    fn a_set_smaller_than_the_sample_is_grown_on_all_its_rows_as_scikit_learn_does() {
+        // 80 rows (ADBench's Hepatitis) with --sample 256: every tree takes
+        // all 80, depth is limited to ceil(log2(80)) = 7, and scores are
+        // normalised by c(80), not c(256).
+        let (data, _) = cluster_with_outliers(4);
+        let small = data.slice(ndarray::s![..80, ..]).to_owned();
+        let f = forest(IsolationForestParams::default(), &small);
+        assert_eq!(f.norm, average_path_length(80));
+        assert!(f.trees.iter().all(|t| t.size[0] == 80 && t.depth <= 7));
+        assert!(f.trees.iter().any(|t| t.depth == 7));
+    }
+
+    #[test]
     fn bad_parameters_and_data_are_refused_with_what_is_wrong() {
         let bad = |p: IsolationForestParams| p.check().unwrap_err().to_string();
         assert!(bad(IsolationForestParams {
