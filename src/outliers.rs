@@ -31,12 +31,45 @@ pub struct OutliersReport {
     pub top: Option<(String, f64)>,
 }
 
+/// Milliseconds each step took, for the log.
+struct Laps {
+    since: std::time::Instant,
+    read: u128,
+    fit: u128,
+    score: u128,
+    explain: u128,
+    write: u128,
+}
+
+impl Laps {
+    fn start() -> Laps {
+        Laps {
+            since: std::time::Instant::now(),
+            read: 0,
+            fit: 0,
+            score: 0,
+            explain: 0,
+            write: 0,
+        }
+    }
+
+    /// Milliseconds since the start or the last call.
+    fn next(&mut self) -> u128 {
+        let now = std::time::Instant::now();
+        let ms = (now - self.since).as_millis();
+        self.since = now;
+        ms
+    }
+}
+
 /// Features named per row in `top_features`.
 const TOP_FEATURES: usize = 3;
 
 pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
+    let mut lap = Laps::start();
     let table = read_table(&options.input, &options.features, &options.id_cols)?;
     let features = feature_matrix(&table, &options.features, &options.input)?;
+    lap.read = lap.next();
     let forest_error = |e: crate::forest::ForestError| Error::Forest {
         path: options.input.clone(),
         reason: e.to_string(),
@@ -48,7 +81,9 @@ pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
         .map_err(forest_error)?
         .fit(features.view())
         .map_err(forest_error)?;
+    lap.fit = lap.next();
     let scores = forest.scores(features.view()).map_err(forest_error)?;
+    lap.score = lap.next();
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let mut rank = vec![0u32; scores.len()];
@@ -60,6 +95,7 @@ pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
         let row = features.row(r).to_vec();
         top_features[r] = Some(describe(&forest.attribution(&row), &options.features));
     }
+    lap.explain = lap.next();
     let mut out = table
         .select(options.id_cols.iter().map(String::as_str))
         .map_err(Error::query(format!(
@@ -79,6 +115,16 @@ pub fn run(options: &OutliersOptions) -> Result<OutliersReport> {
         .sort(["rank"], SortMultipleOptions::default())
         .map_err(Error::query("ordering by rank"))?;
     write_parquet(&options.out, &out)?;
+    lap.write = lap.next();
+    tracing::info!(
+        rows = scores.len(),
+        read_ms = lap.read,
+        fit_ms = lap.fit,
+        score_ms = lap.score,
+        explain_ms = lap.explain,
+        write_ms = lap.write,
+        "Scored the table."
+    );
     let top = order
         .first()
         .map(|&row| (row_id(&table, &options.id_cols, row), scores[row]));
