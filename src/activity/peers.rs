@@ -44,6 +44,8 @@ pub struct Peers {
     pub groups: Vec<PeerGroup>,
     /// Per identity: the group it is compared with.
     pub group_of: Vec<usize>,
+    /// The org's group, when some identity is compared with the whole org.
+    pub org: Option<usize>,
     /// Per identity with a baseline: the learned group of its behaviour
     /// cluster, when some identity is compared with that cluster. An
     /// identity belongs to its cluster's pool whatever its own group is.
@@ -85,6 +87,7 @@ impl Peers {
                 members,
             }],
             group_of: vec![0; history.len()],
+            org: Some(0),
             cluster_group: vec![None; history.len()],
             history,
             learned: LearnedGroups::default(),
@@ -167,6 +170,7 @@ mod tests {
         let peers = Peers {
             groups: vec![team],
             group_of: vec![0, 0, 0],
+            org: None,
             cluster_group: vec![None; 3],
             history: vec![true, true, false],
             learned: LearnedGroups::default(),

@@ -142,6 +142,14 @@ impl ClusterNames<'_> {
     }
 }
 
+/// Which group an identity is compared with, before it has an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GroupKey<'a> {
+    Declared(&'a str, PeerSource),
+    Cluster(usize),
+    Org,
+}
+
 /// Every identity's group: its declared group when big enough, else its
 /// cluster when that has enough members, else the org. Each group is
 /// created once, so this is linear in identities.
@@ -162,31 +170,41 @@ fn assign(
             *cluster_size.entry(*c).or_default() += 1;
         }
     }
+    let everyone = history.iter().filter(|h| **h).count();
     let mut groups: Vec<PeerGroup> = Vec::new();
-    let mut index: HashMap<(PeerSource, String), usize> = HashMap::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut group_of = Vec::with_capacity(history.len());
     let cluster_members = |c: usize| cluster_size.get(&c).copied().unwrap_or(0);
     for (u, own) in declared.iter().enumerate() {
-        let (name, source, members) = match (own, cluster_of[u]) {
+        let key = match (own, cluster_of[u]) {
             (Some((name, source)), _) if declared_size[name.as_str()] > MIN_GROUP_PEERS => {
-                (name.clone(), *source, declared_size[name.as_str()])
+                GroupKey::Declared(name, *source)
             }
             (_, Some(c))
                 if cluster_members(c).saturating_sub(usize::from(history[u]))
                     >= MIN_LEARNED_PEERS =>
             {
-                (names.name(c), PeerSource::Learned, cluster_members(c))
+                GroupKey::Cluster(c)
             }
-            _ => {
-                let everyone = history.iter().filter(|h| **h).count();
-                ("org".to_owned(), PeerSource::Org, everyone)
-            }
+            _ => GroupKey::Org,
         };
-        let g = *index.entry((source, name.clone())).or_insert_with(|| {
-            groups.push(PeerGroup {
-                name,
-                source,
-                members,
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(match key {
+                GroupKey::Declared(name, source) => PeerGroup {
+                    name: name.to_owned(),
+                    source,
+                    members: declared_size[name],
+                },
+                GroupKey::Cluster(c) => PeerGroup {
+                    name: names.name(c),
+                    source: PeerSource::Learned,
+                    members: cluster_members(c),
+                },
+                GroupKey::Org => PeerGroup {
+                    name: "org".to_owned(),
+                    source: PeerSource::Org,
+                    members: everyone,
+                },
             });
             groups.len() - 1
         });
@@ -199,12 +217,13 @@ fn assign(
         .enumerate()
         .map(|(u, c)| {
             let c = c.filter(|_| history[u])?;
-            index.get(&(PeerSource::Learned, names.name(c))).copied()
+            index.get(&GroupKey::Cluster(c)).copied()
         })
         .collect();
     Peers {
         groups,
         group_of,
+        org: index.get(&GroupKey::Org).copied(),
         cluster_group,
         history,
         learned,
@@ -447,6 +466,36 @@ fn read_context(path: &Path) -> Result<HashMap<String, Vec<Membership>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activity::testing::{habit, Lake};
+
+    #[test]
+    fn identities_that_all_behave_alike_have_no_clusters_and_get_the_org() {
+        let lake = (0..40).fold(Lake::new(), |lake, i| {
+            habit(lake, &format!("u{i:02}"), "get pods", 3)
+        });
+        let (activity, window, _) = lake.activity();
+        let peers = resolve(&activity, &window, None).unwrap();
+        assert!(!peers.learned.used, "{:?}", peers.learned);
+        assert!(peers.learned.verdict.starts_with("no behaviour clusters"));
+        assert_eq!(peers.groups.len(), 1);
+        assert_eq!(peers.source(0), PeerSource::Org);
+        assert_eq!(peers.count(0), 39);
+    }
+
+    #[test]
+    fn two_teams_that_work_apart_are_two_learned_groups() {
+        let lake = (0..40).fold(Lake::new(), |lake, i| {
+            let action = if i < 20 { "get pods" } else { "s3:GetObject" };
+            habit(lake, &format!("u{i:02}"), action, 3)
+        });
+        let (activity, window, _) = lake.activity();
+        let peers = resolve(&activity, &window, None).unwrap();
+        assert!(peers.learned.used, "{:?}", peers.learned);
+        assert_eq!(peers.learned.k, 2);
+        assert_ne!(peers.group_of[0], peers.group_of[39]);
+        assert_eq!(peers.source(0), PeerSource::Learned);
+        assert_eq!(peers.count(0), 19);
+    }
 
     #[test]
     fn context_with_a_missing_field_names_the_line() {
