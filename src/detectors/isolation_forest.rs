@@ -738,6 +738,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_feature_that_is_not_a_number_counts_as_usual_not_as_isolation() {
+        use crate::activity::testing::{habit, Lake};
+        let (b, _) = habit(Lake::new(), "ana", "get pods", 3).build();
+        let reach = action_reach(&b);
+        let usual = Usual::of_everyone(&b, &reach);
+        // A day with no events and no active hour: its mix and hour are 0/0.
+        let empty = DayActivity {
+            user: 0,
+            day: 0,
+            ..Default::default()
+        };
+        let raw = features(&empty, &usual[0], &reach, &b);
+        assert!(raw.values().any(|v| !v.is_finite()), "{raw:?}");
+        let rows = feature_rows(&[empty], &usual, &reach, &b);
+        assert!(rows.iter().all(|v| v.is_finite()), "{rows:?}");
+    }
+
+    #[test]
     fn forest_params_are_checked_with_the_model() {
         let params: IsolationForestDetectorParams =
             toml::from_str("report_p = 0.01\n[forest]\ntrees = 0\n").unwrap();

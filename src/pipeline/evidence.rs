@@ -91,3 +91,73 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{frame, Event};
+    use crate::window::{Bound, MICROS_PER_HOUR};
+
+    fn event(id: &str, user: &str, action: &str, t: i64) -> Event<'static> {
+        Event {
+            event_time: t,
+            user: user.to_owned().into(),
+            tool: "kubectl".into(),
+            action: action.to_owned().into(),
+            source: "k8s_audit".into(),
+            event_id: id.to_owned().into(),
+            ..Default::default()
+        }
+    }
+
+    fn finding(user: &str, start: i64, end: i64, actions: &[&str]) -> Finding {
+        Finding {
+            finding_id: String::new(),
+            rank: 1,
+            score: 90.0,
+            p_value: 1e-9,
+            user: user.into(),
+            window_start: start,
+            window_end: end,
+            detectors: Vec::new(),
+            reasons: Vec::new(),
+            observed: 0.0,
+            expected: 0.0,
+            top_actions: Vec::new(),
+            evidence_actions: actions.iter().map(|a| a.to_string()).collect(),
+            evidence_event_ids: Vec::new(),
+            peer_group: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_finding_lists_its_own_actions_events_in_its_span_in_time_order() {
+        let d = |s: &str| Bound::Date(s.parse().unwrap());
+        let window = Window::new(d("2026-11-04"), d("2026-11-04"), 1).unwrap();
+        let h = |hour: i64| window.start + hour * MICROS_PER_HOUR;
+        let events = vec![
+            event("e3", "ana", "create pods/exec", h(10) + 2),
+            event("e1", "ana", "create pods/exec", h(10)),
+            event("e2", "ana", "get pods", h(10) + 1),
+            event("e4", "ana", "create pods/exec", h(12)),
+            event("e5", "bo", "create pods/exec", h(10)),
+            // A second copy of e1, from another file of the day.
+            event("e1", "ana", "create pods/exec", h(10)),
+        ];
+        let lake = tempfile::tempdir().unwrap();
+        let dir = crate::lake::partition_dir(lake.path(), "2026-11-04".parse().unwrap());
+        let (a, b) = events.split_at(3);
+        for (name, part) in [("part-a.parquet", a), ("part-b.parquet", b)] {
+            crate::lake::write_parquet(&dir.join(name), &frame(part).unwrap()).unwrap();
+        }
+        let files = crate::lake::discover(lake.path(), &window.partition_dates()).unwrap();
+        let mut findings = [
+            finding("ana", h(10), h(11), &["create pods/exec"]),
+            finding("bo", h(9), h(10), &[]),
+        ];
+        attach(&mut findings, &files, &window).unwrap();
+        assert_eq!(findings[0].evidence_event_ids, ["e1", "e3"]);
+        // Nothing of bo's in its span: nothing listed.
+        assert!(findings[1].evidence_event_ids.is_empty());
+    }
+}
