@@ -135,7 +135,7 @@ mod tests {
         let d = |s: &str| Bound::Date(s.parse().unwrap());
         let window = Window::new(d("2026-11-04"), d("2026-11-04"), 1).unwrap();
         let h = |hour: i64| window.start + hour * MICROS_PER_HOUR;
-        let events = vec![
+        let events = [
             event("e3", "ana", "create pods/exec", h(10) + 2),
             event("e1", "ana", "create pods/exec", h(10)),
             event("e2", "ana", "get pods", h(10) + 1),
