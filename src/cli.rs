@@ -35,9 +35,10 @@ Exit codes:
   0  finished; findings and run.json written
   1  finished, but something was skipped or failed (a corrupt or off-contract
      file, a failing detector, an empty scoring window); see problems in run.json
-  2  usage or configuration error (bad argument, model file, context file,
-     missing lake): fix the input, do not retry
-  3  runtime error (I/O, query failure): safe to retry";
+  2  usage, configuration or data error (bad argument, model file, context
+     file, missing lake, data that will never decode): fix it, do not retry
+  3  the environment failed (an I/O error that may pass, a busy lake): safe
+     to retry";
 
 /// Hunt living-off-the-land activity in a security data lake: learn each
 /// identity's normal command behaviour and rank the windows that depart from it.

@@ -53,9 +53,10 @@ fn fault(failure: &Failure) -> Fault {
     match failure {
         Failure::Lib(err) => err.fault(),
         Failure::Model(err) => match err {
-            ModelError::Dir { .. }
-            | ModelError::Empty { .. }
-            | ModelError::Read { .. }
+            ModelError::Dir { source, .. } | ModelError::Read { source, .. } => {
+                crate::error::io_fault(source)
+            }
+            ModelError::Empty { .. }
             | ModelError::Parse { .. }
             | ModelError::Invalid { .. }
             | ModelError::Duplicate { .. } => Fault::Permanent,

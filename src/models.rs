@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::detectors::{Detector, ModelFile, ParamsError};
 
-/// Why the models could not be loaded; all are permanent (exit 2).
+/// Why the models could not be loaded: permanent (exit 2) but for an I/O
+/// error that may pass.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("cannot read models directory {path}")]

@@ -555,6 +555,7 @@ mod tests {
         let peers = Peers {
             groups: vec![cluster],
             group_of: vec![0, 0, 0],
+            source_of: vec![PeerSource::Learned; 3],
             org: None,
             cluster_group: vec![Some(0), Some(0), None],
             history: vec![true, true, false],

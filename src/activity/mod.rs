@@ -53,6 +53,8 @@ pub struct Quality {
     pub skipped_null_user: u64,
     /// Rows with a null `event_time`: no time to place them at.
     pub skipped_null_time: u64,
+    /// Rows with a null `tool` or `action`: nothing to count.
+    pub skipped_null_action: u64,
     /// Rows whose `event_time` falls outside their partition's UTC date.
     pub skipped_outside_partition: u64,
     /// Second and later copies of one `(source, event_id)` of one identity.
@@ -67,6 +69,7 @@ impl Quality {
         self.rows_read += other.rows_read;
         self.skipped_null_user += other.skipped_null_user;
         self.skipped_null_time += other.skipped_null_time;
+        self.skipped_null_action += other.skipped_null_action;
         self.skipped_outside_partition += other.skipped_outside_partition;
         self.skipped_duplicates += other.skipped_duplicates;
         self.events += other.events;

@@ -44,6 +44,9 @@ pub struct Peers {
     pub groups: Vec<PeerGroup>,
     /// Per identity: the group it is compared with.
     pub group_of: Vec<usize>,
+    /// Per identity: where that group came from (one declared group may be
+    /// named by `--context` for some members and asserted for others).
+    pub source_of: Vec<PeerSource>,
     /// The org's group, when some identity is compared with the whole org.
     pub org: Option<usize>,
     /// Per identity with a baseline: the learned group of its behaviour
@@ -87,6 +90,7 @@ impl Peers {
                 members,
             }],
             group_of: vec![0; history.len()],
+            source_of: vec![PeerSource::Org; history.len()],
             org: Some(0),
             cluster_group: vec![None; history.len()],
             history,
@@ -99,7 +103,7 @@ impl Peers {
     }
 
     pub fn source(&self, user: u32) -> PeerSource {
-        self.group(user).source
+        self.source_of[user as usize]
     }
 
     /// The pools `user`'s baseline and window activity are summed into: its
@@ -152,7 +156,7 @@ impl Peers {
 
     /// The org's group, when some identity is compared with the whole org.
     pub fn org(&self) -> Option<usize> {
-        self.groups.iter().position(|g| g.source == PeerSource::Org)
+        self.org
     }
 }
 
@@ -170,6 +174,7 @@ mod tests {
         let peers = Peers {
             groups: vec![team],
             group_of: vec![0, 0, 0],
+            source_of: vec![PeerSource::Context; 3],
             org: None,
             cluster_group: vec![None; 3],
             history: vec![true, true, false],

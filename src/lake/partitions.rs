@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{io_fault, polars_fault, Error, Fault, Result};
 use crate::schema::{self, EVENTS_DIR, EVENT_TIME, PARTITION_KEY, REQUIRED_STRINGS};
 
 /// The folder of one UTC day's events.
@@ -92,7 +92,7 @@ pub fn discover(lake: &Path, dates: &[NaiveDate]) -> Result<LakeFiles> {
         }
         let mut any = false;
         for path in paths {
-            match check_file(&path) {
+            match check_file(&path)? {
                 Ok((rows, present)) => {
                     any = true;
                     out.files.push(PartitionFile {
@@ -117,15 +117,43 @@ pub fn discover(lake: &Path, dates: &[NaiveDate]) -> Result<LakeFiles> {
 
 /// Reads one footer: row count and which contract columns are present.
 /// Returns a sentence naming the column when the file breaks the contract.
-fn check_file(path: &Path) -> std::result::Result<(usize, BTreeSet<String>), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+///
+/// An I/O error that may pass (a flaky disk or mount) is an error, so the
+/// run exits "retry" instead of quietly leaving the file out.
+fn check_file(path: &Path) -> Result<std::result::Result<(usize, BTreeSet<String>), String>> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(source) if io_fault(&source) == Fault::Transient => {
+            return Err(Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(e) => return Ok(Err(format!("cannot open: {e}"))),
+    };
     let mut reader = ParquetReader::new(file);
-    let arrow_schema = reader
+    let footer = reader
         .schema()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let rows = reader
-        .num_rows()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+        .and_then(|schema| reader.num_rows().map(|rows| (schema, rows)));
+    let (arrow_schema, rows) = match footer {
+        Ok(footer) => footer,
+        Err(source) if polars_fault(&source) == Fault::Transient => {
+            return Err(Error::Query {
+                doing: format!("reading the footer of {}", path.display()),
+                source,
+            })
+        }
+        Err(e) => return Ok(Err(format!("not a readable Parquet file: {e}"))),
+    };
+    Ok(contract(&arrow_schema, rows))
+}
+
+/// Which contract columns a file's schema has, or the column that breaks
+/// the contract.
+fn contract(
+    arrow_schema: &ArrowSchema,
+    rows: usize,
+) -> std::result::Result<(usize, BTreeSet<String>), String> {
     let mut present = BTreeSet::new();
     for field in arrow_schema.iter_values() {
         let name = field.name.as_str();

@@ -145,7 +145,7 @@ impl ClusterNames<'_> {
 /// Which group an identity is compared with, before it has an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum GroupKey<'a> {
-    Declared(&'a str, PeerSource),
+    Declared(&'a str),
     Cluster(usize),
     Org,
 }
@@ -174,23 +174,24 @@ fn assign(
     let mut groups: Vec<PeerGroup> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut group_of = Vec::with_capacity(history.len());
+    let mut source_of = Vec::with_capacity(history.len());
     let cluster_members = |c: usize| cluster_size.get(&c).copied().unwrap_or(0);
     for (u, own) in declared.iter().enumerate() {
-        let key = match (own, cluster_of[u]) {
+        let (key, source) = match (own, cluster_of[u]) {
             (Some((name, source)), _) if declared_size[name.as_str()] > MIN_GROUP_PEERS => {
-                GroupKey::Declared(name, *source)
+                (GroupKey::Declared(name), *source)
             }
             (_, Some(c))
                 if cluster_members(c).saturating_sub(usize::from(history[u]))
                     >= MIN_LEARNED_PEERS =>
             {
-                GroupKey::Cluster(c)
+                (GroupKey::Cluster(c), PeerSource::Learned)
             }
-            _ => GroupKey::Org,
+            _ => (GroupKey::Org, PeerSource::Org),
         };
         let g = *index.entry(key).or_insert_with(|| {
             groups.push(match key {
-                GroupKey::Declared(name, source) => PeerGroup {
+                GroupKey::Declared(name) => PeerGroup {
                     name: name.to_owned(),
                     source,
                     members: declared_size[name],
@@ -209,6 +210,7 @@ fn assign(
             groups.len() - 1
         });
         group_of.push(g);
+        source_of.push(source);
     }
     // Every identity with a baseline is in its cluster's pool, whatever
     // group it is compared with itself.
@@ -223,6 +225,7 @@ fn assign(
     Peers {
         groups,
         group_of,
+        source_of,
         org: index.get(&GroupKey::Org).copied(),
         cluster_group,
         history,

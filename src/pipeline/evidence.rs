@@ -38,10 +38,14 @@ pub fn attach(findings: &mut [Finding], files: &LakeFiles, window: &Window) -> R
                 .and(col(USER).is_in(lit(users).implode(false), false)),
         )
         .select([col(USER), col(T), col(ACTION), col(SOURCE), col(EVENT_ID)])
-        // Copies of an event: the earliest (then by user, action) is kept,
-        // whichever file it came from.
+        // Copies of an identity's event: the earliest (then by action) is
+        // kept, whichever file it came from; an id another identity reuses
+        // is not a copy.
         .sort([T, EVENT_ID, USER, ACTION], SortMultipleOptions::default())
-        .unique_stable(Some(cols([SOURCE, EVENT_ID])), UniqueKeepStrategy::First)
+        .unique_stable(
+            Some(cols([USER, SOURCE, EVENT_ID])),
+            UniqueKeepStrategy::First,
+        )
         .collect()
         .map_err(Error::query("collecting evidence event ids"))?;
     let read = || -> PolarsResult<Vec<(String, i64, String, String)>> {

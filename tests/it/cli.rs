@@ -12,7 +12,7 @@ fn help_documents_the_exit_codes() {
         "Exit codes",
         "0  finished",
         "2  usage",
-        "3  runtime",
+        "3  the environment failed",
         "--baseline-days",
         "--bucket",
     ] {

@@ -92,6 +92,11 @@ fn pandas_and_duckdb_read_every_kind_of_parquet_lakehound_writes() {
     let mut files = vec![findings, scored];
     files.extend(parquet_under(&ingested).into_iter().take(3));
     files.extend(parquet_under(&org).into_iter().take(3));
+    assert_eq!(
+        files.len(),
+        8,
+        "findings, scores, 3 ingested and 3 sample partitions"
+    );
     let read = Command::new(&python)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_parquet.py"))
         .args(&files)

@@ -42,12 +42,21 @@ fn uses(text: &str) -> Vec<String> {
         let mut rest = code;
         while let Some(i) = rest.find("crate::") {
             rest = &rest[i + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.push(name);
+            let name = |s: &str| -> String {
+                s.trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()
+            };
+            // `crate::{a, b::c}` names several modules.
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or("");
+                out.extend(inner.split(',').map(name).filter(|n| !n.is_empty()));
+            } else {
+                let n = name(rest);
+                if !n.is_empty() {
+                    out.push(n);
+                }
             }
         }
     }
@@ -63,6 +72,15 @@ fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
+}
+
+#[test]
+fn grouped_imports_are_read_too() {
+    assert_eq!(
+        uses("use crate::{detectors, eval::read}; let x = crate::lake::T;"),
+        ["detectors", "eval", "lake"]
+    );
+    assert!(uses("// crate::pipeline in a comment").is_empty());
 }
 
 #[test]

@@ -203,6 +203,10 @@ pub fn fold_day(
             quality.skipped_null_user += 1;
             continue;
         }
+        if columns.tool[row] == NONE || columns.action[row] == NONE {
+            quality.skipped_null_action += 1;
+            continue;
+        }
         if t < day0 || t >= day0 + MICROS_PER_DAY {
             quality.skipped_outside_partition += 1;
             continue;
@@ -226,20 +230,10 @@ pub fn fold_day(
         day0,
         ..Default::default()
     };
-    let mut fold = PartitionFold::new(event_ids, groups, &names.names);
+    let asserts = asserts_groups(groups);
+    let mut fold = PartitionFold::new(event_ids, groups, &asserts, &names.names);
     for rows in &partitions {
-        // A copy that differs from the one kept, and sorts before it, is
-        // kept instead: the partition is folded again without the other.
-        let mut dropped = FxHashSet::default();
-        let counts = loop {
-            match fold.fold(rows, &dropped, window, bucket) {
-                Ok(counts) => break counts,
-                Err(loser) => {
-                    dropped.insert(loser);
-                }
-            }
-        };
-        quality.add(&counts);
+        quality.add(&fold.fold(rows, window, bucket));
         fold.drain_into(&mut out);
     }
     out.quality = quality;
@@ -250,6 +244,8 @@ pub fn fold_day(
 /// One partition's rows, folded; the maps are reused across partitions.
 struct PartitionFold<'a> {
     groups: &'a ListChunked,
+    /// Per frame row: whether it asserts any group.
+    asserts: &'a [bool],
     names: &'a [&'a str],
     duplicates: Duplicates<'a>,
     /// (user, bucket, tool, action) -> events.
@@ -263,9 +259,15 @@ struct PartitionFold<'a> {
 }
 
 impl<'a> PartitionFold<'a> {
-    fn new(event_ids: &'a StringChunked, groups: &'a ListChunked, names: &'a [&'a str]) -> Self {
+    fn new(
+        event_ids: &'a StringChunked,
+        groups: &'a ListChunked,
+        asserts: &'a [bool],
+        names: &'a [&'a str],
+    ) -> Self {
         PartitionFold {
             groups,
+            asserts,
             names,
             duplicates: Duplicates::new(event_ids),
             counts: FxHashMap::default(),
@@ -287,39 +289,39 @@ impl<'a> PartitionFold<'a> {
         self.breadth.clear();
     }
 
-    /// Folds the partition's rows but `dropped` (frame rows). Returns the
-    /// counts, or a row to drop and fold again without: a copy of an event
-    /// that differs from the copy kept and sorts after it by content.
-    fn fold(
-        &mut self,
-        rows: &[Row],
-        dropped: &FxHashSet<u32>,
-        window: &Window,
-        bucket: Bucket,
-    ) -> Result<Quality, u32> {
+    /// Folds the partition's rows and returns the counts. Of the copies of
+    /// one event, the one that sorts first by content is kept (a first pass
+    /// picks it), so the order of files and rows never decides.
+    fn fold(&mut self, rows: &[Row], window: &Window, bucket: Bucket) -> Quality {
         self.clear();
         let mut quality = Quality::default();
+        // Per event (by the frame row of its first copy): the copy kept.
         let mut kept: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut copy = vec![false; rows.len()];
         for (i, r) in rows.iter().enumerate() {
-            if dropped.contains(&r.row) {
+            let Some(first) = self.duplicates.earlier(r.row, r.user, r.source, r.event) else {
+                kept.insert(r.row, i);
+                continue;
+            };
+            let held = kept[&first];
+            if self.content(r) < self.content(&rows[held]) {
+                copy[held] = true;
+                kept.insert(first, i);
+            } else {
+                copy[i] = true;
+            }
+        }
+        for (r, copy) in rows.iter().zip(copy) {
+            if copy {
                 quality.skipped_duplicates += 1;
                 continue;
             }
-            if let Some(earlier) = self.duplicates.earlier(r.row, r.user, r.source, r.event) {
-                let first = &rows[kept[&earlier]];
-                if self.content(r) < self.content(first) {
-                    return Err(first.row);
-                }
-                quality.skipped_duplicates += 1;
-                continue;
-            }
-            kept.insert(r.row, i);
             let in_window = r.t >= window.start;
             quality.events += 1;
             quality.window_events += u64::from(in_window);
             self.add(r, bucket.floor(r.t), in_window);
         }
-        Ok(quality)
+        quality
     }
 
     /// What a row says, as text: copies of one event are ordered by it.
@@ -368,7 +370,7 @@ impl<'a> PartitionFold<'a> {
         // Only events that assert groups say which groups an identity has
         // (a CloudTrail call after the day's last kubectl says nothing);
         // ties go to the smaller list, so file order never decides.
-        if has_groups(self.groups, r.row as usize) {
+        if self.asserts[r.row as usize] {
             let latest = self.latest.entry(r.user).or_insert((r.t, r.row));
             let later = r.t > latest.0
                 || (r.t == latest.0
@@ -437,17 +439,17 @@ fn column_ids<'a>(ca: &'a StringChunked, names: &mut LocalNames<'a>) -> Vec<u32>
     ids
 }
 
-/// Whether one row of a list column holds at least one value.
-fn has_groups(list: &ListChunked, mut row: usize) -> bool {
+/// Per row of a list column: whether it holds at least one value. Read
+/// once per day, so no row walks the chunks again.
+fn asserts_groups(list: &ListChunked) -> Vec<bool> {
+    let mut out = Vec::with_capacity(list.len());
     for array in list.downcast_iter() {
-        if row >= array.len() {
-            row -= array.len();
-            continue;
+        for row in 0..array.len() {
+            let (start, end) = array.offsets().start_end(row);
+            out.push(array.validity().is_none_or(|v| v.get_bit(row)) && end > start);
         }
-        let (start, end) = array.offsets().start_end(row);
-        return array.validity().is_none_or(|v| v.get_bit(row)) && end > start;
     }
-    false
+    out
 }
 
 /// The strings in one row of a list-of-strings column (empty for a null),
