@@ -149,6 +149,19 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         }
     };
     let window = Window::new(from, to, args.baseline_days)?;
+    // A bucket that straddles --from would count its first minutes in the
+    // baseline and the rest in the window.
+    if args.bucket.floor(window.start) != window.start {
+        return Err(Error::InvalidArgument {
+            arg: "--from",
+            reason: format!(
+                "{from} is not on a {} bucket boundary; start the window at one (e.g. {})",
+                args.bucket,
+                rfc3339(args.bucket.floor(window.start))
+            ),
+        }
+        .into());
+    }
     let (models, models_origin) = match &args.models {
         Some(dir) => (models::load_dir(dir)?, dir.display().to_string()),
         None => (models::builtin()?, models::BUILTIN_MODELS_ORIGIN.to_owned()),

@@ -155,8 +155,8 @@ pub struct RunArgs {
     /// embedded sample lake (sample-data/), scored over its own window.
     #[arg(long, env = "LAKEHOUND_LAKE", value_name = "DIR")]
     pub lake: Option<PathBuf>,
-    /// First day (UTC date, 2026-11-02) or instant (RFC 3339) of the scoring
-    /// window. Required with --lake.
+    /// First day (UTC date, 2026-11-02) or instant (RFC 3339, on a bucket
+    /// boundary) of the scoring window. Required with --lake.
     #[arg(long, value_name = "DATE")]
     pub from: Option<Bound>,
     /// Last day of the scoring window, inclusive (a date includes the whole

@@ -147,3 +147,27 @@ fn json_logs_are_one_object_per_line() {
             .unwrap_or_else(|_| panic!("not JSON: {line}"));
     }
 }
+
+#[test]
+fn a_from_instant_inside_a_bucket_is_a_usage_error_naming_the_boundary() {
+    let lake = tempfile::tempdir().unwrap();
+    super::fixture::Org::ordinary(12).write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = lakehound(&[
+        "run",
+        "--lake",
+        lake.path().to_str().unwrap(),
+        "--from",
+        "2026-11-05T12:30:00Z",
+        "--to",
+        "2026-11-05T18:00:00Z",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2026-11-05T12:00:00Z"),
+        "{}",
+        stderr(&o)
+    );
+}
