@@ -58,6 +58,9 @@ pub enum Error {
     #[error("failed while {doing}")]
     Query { doing: String, source: PolarsError },
 
+    #[error("failed while {doing}, though each file reads on its own")]
+    Unattributed { doing: String, source: PolarsError },
+
     #[error("ingest input {path} does not exist")]
     InputNotFound { path: PathBuf },
 
@@ -118,7 +121,7 @@ impl Error {
             | Error::Manifest { .. }
             | Error::FeatureTable { .. }
             | Error::Forest { .. } => Permanent,
-            Error::IngestBusy { .. } => Transient,
+            Error::IngestBusy { .. } | Error::Unattributed { .. } => Transient,
             Error::ReadContext { source, .. }
             | Error::ListPartitions { source, .. }
             | Error::ReadInput { source, .. }

@@ -84,6 +84,12 @@ mod tests {
             lake: "/lake".into(),
         });
         assert_eq!(code(&Err(busy)), TRANSIENT);
+        // Files that each read alone but not together: not their bytes.
+        let together = Failure::Lib(Error::Unattributed {
+            doing: "reading partition dt=2026-11-04".into(),
+            source: polars::prelude::PolarsError::ComputeError("out of memory".into()),
+        });
+        assert_eq!(code(&Err(together)), TRANSIENT);
         let model = Failure::Model(ModelError::Empty {
             path: "models".into(),
         });

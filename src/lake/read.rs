@@ -80,7 +80,9 @@ pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Res
         }
         Err(_) => {}
     }
-    // Some file is corrupt: find which, one file at a time.
+    // Some file is corrupt: find which, one file at a time. A file that
+    // fails again alone is its own fault; one that reads alone failed
+    // with the others for a reason that is not in its bytes.
     let mut good = Vec::new();
     let mut unreadable = Vec::new();
     for file in files {
@@ -101,7 +103,13 @@ pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Res
     let frame = if good.is_empty() {
         None
     } else {
-        Some(collect(&good)?.map_err(Error::query(doing))?)
+        // Every file reads alone but not together (memory ran out, say):
+        // nothing here is permanent, so the run may be retried.
+        let together = collect(&good)?;
+        Some(together.map_err(|source| Error::Unattributed {
+            doing: doing.to_owned(),
+            source,
+        })?)
     };
     Ok(Read { frame, unreadable })
 }
