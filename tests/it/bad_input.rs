@@ -385,6 +385,17 @@ fn random_flag_values_and_garbage_files_never_panic() {
             codes.push(c);
         }
     }
+    // Dates and instants fuzzed the same way, one bound at a time.
+    for value in ODD_VALUES {
+        for (from, to) in [(value, "2026-11-08"), ("2026-11-02", value)] {
+            let c = code(&run_between(lake.path(), out.path(), from, to, &[]));
+            assert!(
+                (0..=3).contains(&c),
+                "run --from {from:?} --to {to:?} exited {c}"
+            );
+            codes.push(c);
+        }
+    }
     for args in [
         vec![
             "outliers",

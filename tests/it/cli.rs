@@ -153,17 +153,13 @@ fn a_from_instant_inside_a_bucket_is_a_usage_error_naming_the_boundary() {
     let lake = tempfile::tempdir().unwrap();
     super::fixture::Org::ordinary(12).write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    let o = lakehound(&[
-        "run",
-        "--lake",
-        lake.path().to_str().unwrap(),
-        "--from",
+    let o = run_between(
+        lake.path(),
+        out.path(),
         "2026-11-05T12:30:00Z",
-        "--to",
         "2026-11-05T18:00:00Z",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+        &[],
+    );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("2026-11-05T12:00:00Z"),

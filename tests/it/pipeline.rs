@@ -234,17 +234,13 @@ fn instants_narrow_the_window_to_hours() {
     let lake = tempfile::tempdir().unwrap();
     Org::ordinary(11).with_exec_spike().write(lake.path());
     let out = tempfile::tempdir().unwrap();
-    let o = lakehound(&[
-        "run",
-        "--lake",
-        lake.path().to_str().unwrap(),
-        "--from",
+    let o = run_between(
+        lake.path(),
+        out.path(),
         "2026-11-05T12:00:00Z",
-        "--to",
         "2026-11-05T18:00:00Z",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+        &[],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let m = manifest(out.path());
     assert_eq!(m["window_start"], "2026-11-05T12:00:00Z");

@@ -25,18 +25,15 @@ pub fn stdout(o: &Output) -> String {
 
 /// `lakehound run` on a fixture lake over the fixture window.
 pub fn run_on(lake: &Path, out: &Path, extra: &[&str]) -> Output {
+    run_between(lake, out, super::fixture::FROM, super::fixture::TO, extra)
+}
+
+/// `lakehound run` on a lake over `from` .. `to`.
+pub fn run_between(lake: &Path, out: &Path, from: &str, to: &str, extra: &[&str]) -> Output {
     let lake = lake.to_str().unwrap();
     let out = out.to_str().unwrap();
     let mut args = vec![
-        "run",
-        "--lake",
-        lake,
-        "--from",
-        super::fixture::FROM,
-        "--to",
-        super::fixture::TO,
-        "--out",
-        out,
+        "run", "--lake", lake, "--from", from, "--to", to, "--out", out,
     ];
     args.extend_from_slice(extra);
     lakehound(&args)
