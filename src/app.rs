@@ -315,15 +315,27 @@ fn run_eval(args: &EvalArgs) -> Result<Outcome> {
         (None, None) => sample_lake().join("labels.csv"),
     };
     let labels = eval::read_labels(&labels_path)?;
-    let findings_path = eval::findings_path(&args.findings)?;
-    let findings = eval::read_findings(&findings_path)?;
+    let paths = eval::findings_paths(&args.findings)?;
+    let findings = eval::read_pooled(&paths)?;
     let report = eval::evaluate(&labels, &findings, &[5, 10, 20, 50]);
+    let pooled = match paths.len() {
+        1 => String::new(),
+        n => format!(" (pooled from {n} windows by score)"),
+    };
     let mut out = format!(
-        "{} findings, {} attack labels: average precision {:.3}\n",
+        "{} findings{pooled}, {} attack labels: average precision {:.3}\n",
         report.findings, report.attacks, report.average_precision
     );
     for (k, r) in &report.recall_at {
         out += &format!("recall@{k}: {r:.3}\n");
+    }
+    out += &format!(
+        "benign look-alikes in the top {}: {}\n",
+        eval::TOP_BENIGN,
+        report.benign_in_top
+    );
+    if let Some(m) = report.median_span_ratio() {
+        out += &format!("median finding span / attack span: {m:.1}\n");
     }
     out += &format!(
         "\n{:<22} {:<7} {:<40} first rank\n",

@@ -229,7 +229,8 @@ pub struct EvalArgs {
     /// Scenario labels (CSV: scenario,kind,user,start,end,...).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// findings.parquet, its window folder, or an --out folder with one window.
+    /// findings.parquet, its window folder, or an --out folder; several
+    /// windows there (daily runs) are pooled into one ranking by score.
     #[arg(long, value_name = "PATH")]
     pub findings: PathBuf,
 }

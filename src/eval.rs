@@ -6,6 +6,10 @@
 //! attack label adds the precision at its position; later findings of an
 //! already-found attack are skipped (one incident, reported in pieces), and
 //! every other finding counts as a false positive.
+//!
+//! An `--out` folder of daily runs is evaluated as one ranking: every
+//! window's findings pooled and ordered by score, as an analyst working
+//! through a week of mornings would meet them.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +47,22 @@ pub struct Report {
     pub recall_at: Vec<(usize, f64)>,
     /// Per label: its scenario, kind, user and the rank of its first matching finding.
     pub labels: Vec<(String, String, String, Option<u32>)>,
+    /// Findings among the first [`TOP_BENIGN`] counted positions that match
+    /// a benign label and no attack.
+    pub benign_in_top: usize,
+    /// Per attack found: the span of its first matching finding over the
+    /// attack's own span (at least one bucket), in label order.
+    pub span_ratios: Vec<f64>,
+}
+
+/// The head of the ranking where benign look-alikes are counted.
+pub const TOP_BENIGN: usize = 10;
+
+impl Report {
+    /// Median of `span_ratios`; `None` when no attack was found.
+    pub fn median_span_ratio(&self) -> Option<f64> {
+        crate::stats::median(&self.span_ratios)
+    }
 }
 
 pub fn read_labels(path: &Path) -> Result<Vec<Label>> {
@@ -119,16 +139,16 @@ fn split_csv(line: &str) -> Vec<String> {
 }
 
 /// `path` may be a findings file, a window folder, or an `--out` folder
-/// holding exactly one window.
-pub fn findings_path(path: &Path) -> Result<PathBuf> {
+/// holding one or more windows (daily runs, say), whose findings are pooled.
+pub fn findings_paths(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
-        return Ok(path.to_path_buf());
+        return Ok(vec![path.to_path_buf()]);
     }
     let direct = path.join(FINDINGS_FILE);
     if direct.is_file() {
-        return Ok(direct);
+        return Ok(vec![direct]);
     }
-    let windows: Vec<PathBuf> = std::fs::read_dir(path)
+    let mut windows: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
@@ -136,17 +156,35 @@ pub fn findings_path(path: &Path) -> Result<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path().join(FINDINGS_FILE)))
         .filter(|p| p.is_file())
         .collect();
-    match windows.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(Error::NoFindings {
+    if windows.is_empty() {
+        return Err(Error::NoFindings {
             path: path.to_path_buf(),
             reason: format!("no {FINDINGS_FILE} here or in a window=... folder"),
-        }),
-        _ => Err(Error::NoFindings {
-            path: path.to_path_buf(),
-            reason: "several window=... folders; pass the one to evaluate".into(),
-        }),
+        });
     }
+    windows.sort();
+    Ok(windows)
+}
+
+/// The findings of every file, pooled into one ranking by score (ties by
+/// user, then start), ranks renumbered from 1.
+pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
+    let mut all = Vec::new();
+    for p in paths {
+        all.extend(read_findings(p)?);
+    }
+    if paths.len() > 1 {
+        all.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.user.cmp(&b.user))
+                .then(a.start.cmp(&b.start))
+        });
+        for (i, f) in all.iter_mut().enumerate() {
+            f.rank = i as u32 + 1;
+        }
+    }
+    Ok(all)
 }
 
 pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
@@ -192,6 +230,9 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
     let mut hits = 0usize;
     let mut ap = 0.0;
     let mut first_position: Vec<Option<usize>> = vec![None; attacks.len()];
+    let mut span_ratio: Vec<Option<f64>> = vec![None; attacks.len()];
+    let mut benign_in_top = 0;
+    let benign: Vec<&Label> = labels.iter().filter(|l| l.kind != "attack").collect();
     for f in findings {
         let new = attacks
             .iter()
@@ -205,11 +246,14 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
             continue;
         }
         position += 1;
-        if let Some((i, _)) = new {
+        if let Some((i, l)) = new {
             hits += 1;
             found[i] = Some(f.rank as usize);
             first_position[i] = Some(position);
+            span_ratio[i] = Some((f.end - f.start) as f64 / (l.end - l.start).max(1) as f64);
             ap += hits as f64 / position as f64;
+        } else if position <= TOP_BENIGN && !repeat && benign.iter().any(|l| matches(f, l)) {
+            benign_in_top += 1;
         }
     }
     let n = attacks.len().max(1) as f64;
@@ -236,6 +280,8 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
         average_precision: ap / n,
         recall_at,
         labels: label_rows,
+        benign_in_top,
+        span_ratios: span_ratio.into_iter().flatten().collect(),
     }
 }
 
@@ -329,6 +375,45 @@ mod tests {
         let labels = [label("a", "attack"), label("n", "benign")];
         let r = evaluate(&labels, &[finding(1, "n"), finding(2, "a")], &[]);
         assert!((r.average_precision - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn benign_look_alikes_at_the_head_are_counted_and_spans_compared() {
+        let labels = [label("a", "attack"), label("n", "benign")];
+        let mut wide = finding(2, "a");
+        (wide.start, wide.end) = (0, 40);
+        let r = evaluate(&labels, &[finding(1, "n"), wide, finding(3, "n")], &[]);
+        // Both of n's findings are look-alikes within the first ten.
+        assert_eq!(r.benign_in_top, 2);
+        // The attack spans 10..20; its finding 0..40.
+        assert_eq!(r.span_ratios, vec![4.0]);
+        assert_eq!(r.median_span_ratio(), Some(4.0));
+    }
+
+    #[test]
+    fn daily_windows_are_pooled_by_score_and_renumbered() {
+        let out = tempfile::tempdir().unwrap();
+        let write = |window: &str, rows: &[(&str, f64)]| {
+            let dir = out.path().join(window);
+            let mut df = df!(
+                "rank" => (1..=rows.len() as u32).collect::<Vec<_>>(),
+                "user" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "window_start" => rows.iter().map(|_| 0i64).collect::<Vec<_>>(),
+                "window_end" => rows.iter().map(|_| 1i64).collect::<Vec<_>>(),
+                "score" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            let f = std::fs::File::create(dir.join(FINDINGS_FILE)).unwrap();
+            ParquetWriter::new(f).finish(&mut df).unwrap();
+        };
+        write("window=a", &[("x", 90.0), ("y", 30.0)]);
+        write("window=b", &[("z", 50.0)]);
+        let paths = findings_paths(out.path()).unwrap();
+        assert_eq!(paths.len(), 2);
+        let pooled = read_pooled(&paths).unwrap();
+        let order: Vec<(u32, &str)> = pooled.iter().map(|f| (f.rank, f.user.as_str())).collect();
+        assert_eq!(order, [(1, "x"), (2, "z"), (3, "y")]);
     }
 
     #[test]

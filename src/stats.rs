@@ -67,6 +67,19 @@ pub fn surprise(p: f64) -> f64 {
     -p.clamp(P_FLOOR, 1.0).log10()
 }
 
+/// The median of `xs` (the mean of the middle two for an even count);
+/// `None` for none.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 /// Surprise (in decades) at which the score reaches 63.
 pub const SCORE_SCALE: f64 = 10.0;
 
@@ -188,6 +201,13 @@ impl TailCalibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_takes_the_middle_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
 
     fn calibration() -> TailCalibration {
         // 1,000 values evenly spread over [0.40, 0.60).

@@ -17,7 +17,7 @@ fn the_embedded_sample_lake_ranks_every_attack_in_the_top_20_with_ap_at_least_0_
         stdout(&o)
     );
     let labels = eval::read_labels(&lakehound::app::sample_lake().join("labels.csv")).unwrap();
-    let findings = eval::read_findings(&eval::findings_path(out.path()).unwrap()).unwrap();
+    let findings = eval::read_pooled(&eval::findings_paths(out.path()).unwrap()).unwrap();
     let report = eval::evaluate(&labels, &findings, &[20]);
     assert_eq!(report.attacks, 10);
     assert!(
@@ -186,7 +186,7 @@ fn a_newcomer_nearest_a_small_cluster_is_judged_against_the_org() {
     let labels = eval::read_labels(&lake.join("labels.csv")).unwrap();
     let report = eval::evaluate(
         &labels,
-        &eval::read_findings(&eval::findings_path(&out).unwrap()).unwrap(),
+        &eval::read_pooled(&eval::findings_paths(&out).unwrap()).unwrap(),
         &[20],
     );
     assert_eq!(report.recall_at, vec![(20, 1.0)], "{:?}", report.labels);
