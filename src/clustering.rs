@@ -43,14 +43,37 @@ impl Clusters {
     pub fn nearest(&self, vector: &[f64]) -> usize {
         nearest_centre(&self.centroids, vector)
     }
+
+    /// Members per cluster.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![0; self.k];
+        for c in &self.assignment {
+            sizes[*c] += 1;
+        }
+        sizes
+    }
+
+    /// The nearest cluster `keep` accepts; `None` when it accepts none.
+    pub fn nearest_where(&self, vector: &[f64], keep: impl Fn(usize) -> bool) -> Option<usize> {
+        nearest_kept(&self.centroids, vector, keep)
+    }
 }
 
 /// The row of `centroids` nearest `vector`; ties go to the first.
 fn nearest_centre(centroids: &Array2<f64>, vector: &[f64]) -> usize {
+    nearest_kept(centroids, vector, |_| true).unwrap_or(0)
+}
+
+fn nearest_kept(
+    centroids: &Array2<f64>,
+    vector: &[f64],
+    keep: impl Fn(usize) -> bool,
+) -> Option<usize> {
     (0..centroids.nrows())
+        .filter(|c| keep(*c))
         .map(|c| (squared(centroids.row(c).iter(), vector.iter()), c))
         .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
-        .map_or(0, |(_, c)| c)
+        .map(|(_, c)| c)
 }
 
 /// Clusters the rows of `vectors` (one per identity). Deterministic.
@@ -231,8 +254,15 @@ mod tests {
                 .all(|a| *a == first));
             assert_eq!(c.assignment[c.representative[first]], first);
         }
-        // A newcomer near the second corner joins that corner's cluster.
-        assert_eq!(c.nearest(&[9.8, 0.3]), c.assignment[10]);
+        // A newcomer near the second corner joins that corner's cluster,
+        // or, when that one is ruled out, the next nearest.
+        let second = c.assignment[10];
+        assert_eq!(c.nearest(&[9.8, 0.3]), second);
+        let near_first = c.nearest_where(&[9.8, 0.3], |k| k != second);
+        // (5, 8) is nearer (9.8, 0.3) than (0, 0) is.
+        assert_eq!(near_first, Some(c.assignment[20]));
+        assert_eq!(c.nearest_where(&[9.8, 0.3], |_| false), None);
+        assert_eq!(c.sizes(), vec![10; 3]);
         assert!(c.silhouette > 0.9, "{}", c.silhouette);
     }
 

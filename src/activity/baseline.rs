@@ -28,7 +28,9 @@ pub struct UserBaseline {
     /// Sum over active days of distinct namespaces, pods, targets, accounts.
     pub breadth_sum: PerBreadth<u64>,
     /// Values first touched in the second half of the baseline, per attribute:
-    /// how often this identity meets something new in ordinary weeks.
+    /// how often this identity meets something new in ordinary weeks. Only
+    /// for identities active in the first half too: everything is new to a
+    /// newcomer, which says nothing about how it works once settled.
     pub late_novel: PerAttr<u32>,
     pub late_active_days: u32,
 }
@@ -310,6 +312,16 @@ impl WindowActivity {
     }
 }
 
+/// Per identity: whether it was active before `late_start` (the baseline's
+/// second half), so its new values there are habit, not arrival.
+fn settled_by(activity: &Activity, late_start: i64) -> Vec<bool> {
+    let mut settled = vec![false; activity.users.len()];
+    for r in activity.breadth.iter().filter(|r| r.day < late_start) {
+        settled[r.user as usize] = true;
+    }
+    settled
+}
+
 pub fn build(
     activity: Activity,
     window: &Window,
@@ -323,13 +335,14 @@ pub fn build(
     let mut users = vec![UserBaseline::default(); n];
     let mut current = window_counts(&activity, window, &mut users);
     current.days = window_days;
+    let settled = settled_by(&activity, late_start);
     for r in &activity.breadth {
         if r.day >= window.start {
             current.breadth[r.user as usize].push((r.day, r.distinct));
         } else {
             let b = &mut users[r.user as usize];
             b.active_days += 1;
-            if r.day >= late_start {
+            if r.day >= late_start && settled[r.user as usize] {
                 b.late_active_days += 1;
             }
             for (kind, d) in r.distinct.iter() {
@@ -340,7 +353,7 @@ pub fn build(
     for r in &activity.seen {
         if r.n_baseline == 0 && r.n_window > 0 {
             current.novel[r.user as usize].push(*r);
-        } else if r.n_baseline > 0 && r.first >= midpoint {
+        } else if r.n_baseline > 0 && r.first >= midpoint && settled[r.user as usize] {
             users[r.user as usize].late_novel[r.attr] += 1;
         }
     }
@@ -574,6 +587,41 @@ mod tests {
         // The newcomer's window activity is not in the cluster's pool.
         let pool = b.pool_of(id("new"));
         assert_eq!(w.pools.events.get(&(pool, Unit::Window, get_pods)), None);
+    }
+
+    #[test]
+    fn a_newcomer_of_the_late_baseline_learns_its_novelty_rate_from_peers() {
+        // ana works all baseline; new arrives on day 20 (after the midpoint,
+        // day 14) and meets a new namespace each of its days.
+        let mut lake = habit(Lake::new(), "ana", "get pods", 1);
+        for day in [3, 16, 18] {
+            lake = lake
+                .seen(
+                    "ana",
+                    Attr::Namespace,
+                    &format!("a{day}"),
+                    at(day, 10),
+                    (1, 0),
+                )
+                .breadth("ana", at(day, 0), Default::default());
+        }
+        for day in 20..24 {
+            lake = lake
+                .count("new", at(day, 10), "get pods", 1)
+                .seen(
+                    "new",
+                    Attr::Namespace,
+                    &format!("n{day}"),
+                    at(day, 10),
+                    (1, 0),
+                )
+                .breadth("new", at(day, 0), Default::default());
+        }
+        let (b, _) = lake.build();
+        let id = |u: &str| b.user_names.get(u).unwrap();
+        assert_eq!(b.users[id("new") as usize].novelty_rates(), None);
+        let ana = b.users[id("ana") as usize].novelty_rates().unwrap();
+        assert!(ana[Attr::Namespace] > 0.0);
     }
 
     #[test]

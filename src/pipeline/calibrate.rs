@@ -8,7 +8,7 @@
 //! over-confident would rank the findings.
 //!
 //! So the run first rehearses on its own baseline: the last
-//! `min(window, baseline / 2)` days of the baseline become a practice window
+//! `min(max(window, 7), baseline / 2)` days of the baseline become a practice window
 //! scored against the days before them, with the same detectors and peers.
 //! For each detector that gives, per active identity-day of the practice
 //! window, its strongest surprise `-ln p` (0 where it reported nothing).
@@ -35,12 +35,20 @@ use crate::detectors::Detector;
 use crate::stats::{TailCalibration, P_FLOOR};
 use crate::window::{day_floor, Bucket, Window, MICROS_PER_DAY};
 
+/// The shortest practice window: a daily run rehearses on a whole week, or
+/// its calibration would learn from one (perhaps quiet) day.
+const MIN_PRACTICE_DAYS: i64 = 7;
 /// Fewer practice identity-days with evidence than this and a detector's
 /// own p-values stand.
 const MIN_TAIL: usize = 10;
 /// Past the third most surprising practice day, the detector's own tail
 /// shape takes over (see `TailCalibration::surprise`).
 const ANCHOR: usize = 3;
+/// ... or past the top share of practice identity-days, whichever is
+/// deeper: a daily run's practice week holds the days before it, and with
+/// them whatever was strange then (last Tuesday's attack, an incident), and
+/// a handful of such days must not set the bar for today.
+const ANCHOR_SHARE: f64 = 0.01;
 
 /// Per detector (in run order): how its p-values map to calibrated ones.
 #[derive(Debug, Default)]
@@ -70,6 +78,11 @@ impl Calibration {
             _ => p,
         }
     }
+}
+
+/// The practice identity-day the calibration counts up to, from the top.
+fn anchor(practice_days: usize) -> usize {
+    ANCHOR.max((practice_days as f64 * ANCHOR_SHARE).ceil() as usize)
 }
 
 /// The practice split of a run's baseline, from [`rehearsal`].
@@ -113,7 +126,7 @@ pub fn fit(
             "Strongest practice surprises (-ln p)."
         );
         out.detectors
-            .push(calibrated.then(|| TailCalibration::surprise(values, ANCHOR)));
+            .push(calibrated.then(|| TailCalibration::surprise(values, anchor(active_days))));
         out.report.push(CalibrationReport {
             detector: detector.name().to_owned(),
             practice_days: active_days,
@@ -133,7 +146,9 @@ pub fn fit(
 /// the aggregates cut to match; `None` when the baseline is too short.
 pub fn rehearsal(activity: &Activity, window: &Window) -> Option<Rehearsal> {
     let window_days = (window.end - window.start) / MICROS_PER_DAY;
-    let practice_days = window_days.min(i64::from(window.baseline_days) / 2);
+    let practice_days = window_days
+        .max(MIN_PRACTICE_DAYS)
+        .min(i64::from(window.baseline_days) / 2);
     if practice_days < 1 {
         return None;
     }
@@ -232,6 +247,23 @@ mod tests {
             .map(|r| (r.n_baseline, r.n_window))
             .collect();
         assert_eq!(flags, vec![(1, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn a_daily_run_rehearses_on_a_week_and_a_short_baseline_on_its_half() {
+        let day_window = |baseline_days: u32| Window {
+            baseline_start: 28 * DAY - i64::from(baseline_days) * DAY,
+            start: 28 * DAY,
+            end: 29 * DAY,
+            baseline_days,
+        };
+        let practice = |w: &Window| {
+            let r = rehearsal(&Activity::default(), w).unwrap();
+            (r.window.end - r.window.start) / DAY
+        };
+        assert_eq!(practice(&day_window(28)), MIN_PRACTICE_DAYS);
+        assert_eq!(practice(&day_window(6)), 3);
+        assert!(rehearsal(&Activity::default(), &day_window(1)).is_none());
     }
 
     #[test]

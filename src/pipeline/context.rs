@@ -79,10 +79,21 @@ pub fn resolve(activity: &Activity, window: &Window, context: Option<&Path>) -> 
     let structure = clusters.k > 1 && clusters.silhouette >= MIN_SILHOUETTE;
     let mut cluster_of: Vec<Option<usize>> = vec![None; history.len()];
     if structure {
+        // A cluster too small to be anyone's peers (two contractors who
+        // work alike) gives its members to the nearest one big enough.
+        let sizes = clusters.sizes();
+        let big = |c: usize| sizes[c] > MIN_LEARNED_PEERS;
         for (row, u) in with_history.iter().enumerate() {
-            cluster_of[*u as usize] = Some(clusters.assignment[row]);
+            let own = clusters.assignment[row];
+            cluster_of[*u as usize] = if big(own) {
+                Some(own)
+            } else {
+                clusters.nearest_where(&space.vector(&mix[*u as usize]), big)
+            };
         }
-        // Newcomers: the cluster nearest what they did in the window.
+        // Newcomers: the cluster nearest what they did in the window. When
+        // that one is small they are judged against the org (`assign`):
+        // a few days of work are too little to pick a more distant cluster.
         let first_days = action_mix(activity, |bucket| window.in_window(bucket));
         for (u, slot) in cluster_of.iter_mut().enumerate() {
             if !history[u] && !first_days[u].is_empty() {
@@ -498,6 +509,32 @@ mod tests {
         assert_ne!(peers.group_of[0], peers.group_of[39]);
         assert_eq!(peers.source(0), PeerSource::Learned);
         assert_eq!(peers.count(0), 19);
+    }
+
+    #[test]
+    fn members_of_a_cluster_too_small_to_be_peers_join_the_nearest_big_one() {
+        // Two teams of 20 and three contractors whose work is mostly the
+        // second team's: k-means gives the contractors their own cluster.
+        let lake = (0..43).fold(Lake::new(), |lake, i| {
+            let user = format!("u{i:02}");
+            match i {
+                0..20 => habit(lake, &user, "get pods", 3),
+                20..40 => habit(lake, &user, "s3:GetObject", 3),
+                _ => habit(
+                    habit(lake, &user, "glue:GetTable", 3),
+                    &user,
+                    "s3:GetObject",
+                    2,
+                ),
+            }
+        });
+        let (activity, window, _) = lake.activity();
+        let peers = resolve(&activity, &window, None).unwrap();
+        assert_eq!(peers.learned.k, 3, "{:?}", peers.learned);
+        assert_eq!(peers.group_of[41], peers.group_of[20]);
+        assert_eq!(peers.source(41), PeerSource::Learned);
+        // The team and the two other contractors.
+        assert_eq!(peers.count(41), 22);
     }
 
     #[test]
