@@ -138,6 +138,7 @@ impl FittedBreadth<'_> {
                 observed: f64::from(x),
                 expected: mean,
                 actions: Vec::new(),
+                at: Vec::new(),
             });
         }
         out

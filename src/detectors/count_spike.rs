@@ -327,6 +327,7 @@ impl FittedCountSpike<'_> {
             observed: t.x as f64,
             expected: mean,
             actions: vec![t.action],
+            at: Vec::new(),
         }
     }
 

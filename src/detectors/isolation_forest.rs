@@ -441,6 +441,7 @@ impl FittedForest<'_> {
             observed: day.events() as f64,
             expected: usual.events,
             actions: departing_actions(day, usual, self.b),
+            at: Vec::new(),
         }
     }
 }
@@ -508,6 +509,7 @@ impl FittedForest<'_> {
                 observed: run.len() as f64,
                 expected: 0.0,
                 actions,
+                at: Vec::new(),
             });
         }
         out

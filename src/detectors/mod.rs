@@ -67,6 +67,11 @@ pub struct Evidence {
     pub expected: f64,
     /// Action ids involved, most relevant first.
     pub actions: Vec<u32>,
+    /// Bucket starts where the evidence happened, when the detector knows
+    /// them better than "where the identity did `actions` in the span"
+    /// (novelty: where each first-seen value was first touched). Empty:
+    /// ranking derives them.
+    pub at: Vec<i64>,
 }
 
 /// Contract (tests/it/detector_contract.rs runs it on every model in

@@ -232,9 +232,19 @@ impl FittedNovelty<'_> {
         }
         items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
         let width = self.b.bucket.micros;
-        let floors = items.iter().map(|i| self.b.bucket.floor(i.first));
-        let start = floors.clone().min().unwrap_or(0);
-        let end = floors.max().unwrap_or(0) + width;
+        let window = &self.b.window;
+        let mut at: Vec<i64> = items
+            .iter()
+            .map(|i| {
+                self.b
+                    .bucket
+                    .floor(i.first.clamp(window.start, window.end - 1))
+            })
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        let start = at.first().copied().unwrap_or(0);
+        let end = at.last().copied().unwrap_or(0) + width;
         let shown: Vec<&str> = items
             .iter()
             .take(SHOWN_ITEMS)
@@ -259,6 +269,7 @@ impl FittedNovelty<'_> {
             observed: items.len() as f64,
             expected: 0.0,
             actions: items.iter().filter_map(|i| i.action).collect(),
+            at,
         })
     }
 }

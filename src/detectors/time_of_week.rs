@@ -148,6 +148,7 @@ impl Fitted for FittedTimeOfWeek<'_> {
                     observed: f64::from(events),
                     expected: 0.0,
                     actions: Vec::new(),
+                    at: Vec::new(),
                 });
             }
         }

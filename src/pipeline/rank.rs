@@ -1,5 +1,9 @@
-//! Stage 5: evidence into findings. Per identity, evidence whose spans touch
-//! or overlap merges into one finding. Per finding each detector contributes
+//! Stage 5: evidence into findings. A finding says when: its span is the
+//! buckets that carry its evidence (see [`episodes`]). Per identity, evidence
+//! about one bucket merges with evidence in touching buckets into an episode;
+//! evidence about a day or the whole window supports the episodes it
+//! happened in without stretching them, and makes an episode of its own
+//! only where it supports none. Per finding each detector contributes
 //! its strongest p-value, calibrated on the baseline (`calibrate`), and
 //! [`combine`] makes one p-value of them: Fisher's method over the detectors
 //! that reported, times the number of such subsets. That p maps to the 0-100
@@ -62,10 +66,11 @@ pub fn top_findings(
     }
     let mut candidates = Vec::new();
     for (user, evidence) in by_user {
-        for cluster in touching(evidence, width) {
+        let counts = &window.counts[user as usize];
+        for episode in episodes(evidence, counts, width) {
             candidates.push(finding(
                 user,
-                &cluster,
+                &episode,
                 n_detectors,
                 scored,
                 calibration,
@@ -89,42 +94,133 @@ pub fn top_findings(
     (candidates, total)
 }
 
-/// Groups one identity's evidence into runs whose spans overlap or touch
-/// (a gap of at most one bucket).
-fn touching(mut evidence: Vec<(usize, &Evidence)>, width: i64) -> Vec<Vec<(usize, &Evidence)>> {
-    evidence.sort_by(|a, b| {
-        (a.1.start, a.1.end, a.0)
-            .cmp(&(b.1.start, b.1.end, b.0))
-            .then(a.1.p_value.total_cmp(&b.1.p_value))
-    });
-    let mut clusters: Vec<Vec<(usize, &Evidence)>> = Vec::new();
-    let mut end = i64::MIN;
-    for item in evidence {
-        match clusters.last_mut() {
-            Some(cluster) if item.1.start <= end + width => {
-                end = end.max(item.1.end);
-                cluster.push(item);
-            }
-            _ => {
-                end = item.1.end;
-                clusters.push(vec![item]);
-            }
+/// One piece of evidence and the buckets that carry it.
+struct Piece<'a> {
+    detector: usize,
+    evidence: &'a Evidence,
+    /// Bucket starts, ascending, never empty.
+    at: Vec<i64>,
+}
+
+impl Piece<'_> {
+    fn first(&self) -> i64 {
+        self.at[0]
+    }
+    fn last(&self) -> i64 {
+        self.at[self.at.len() - 1]
+    }
+}
+
+/// A finding before scoring: its span and its evidence.
+pub struct Episode<'a> {
+    pub start: i64,
+    pub end: i64,
+    evidence: Vec<(usize, &'a Evidence)>,
+}
+
+/// Where `e` happened: the buckets its detector named, else the buckets of
+/// its span where the identity did one of its actions (any action when it
+/// names none), else the bucket it starts in.
+fn carriers(e: &Evidence, counts: &[CountRow], width: i64) -> Vec<i64> {
+    let mut at = if e.at.is_empty() {
+        counts
+            .iter()
+            .filter(|r| r.bucket >= e.start && r.bucket < e.end)
+            .filter(|r| e.actions.is_empty() || e.actions.contains(&r.action))
+            .map(|r| r.bucket)
+            .collect()
+    } else {
+        e.at.clone()
+    };
+    at.sort_unstable();
+    at.dedup();
+    if at.is_empty() {
+        at.push(e.start.div_euclid(width) * width);
+    }
+    at
+}
+
+/// One identity's evidence as episodes. Evidence about a single bucket
+/// merges with evidence in buckets that touch it (a gap of at most one
+/// bucket). Wider evidence (a day, the window, several days running)
+/// joins every episode one of its carrying buckets falls in, and does not
+/// widen it; what joins none makes episodes of its own, spanning its first
+/// to last carrying bucket.
+fn episodes<'a>(
+    evidence: Vec<(usize, &'a Evidence)>,
+    counts: &[CountRow],
+    width: i64,
+) -> Vec<Episode<'a>> {
+    let pieces: Vec<Piece> = evidence
+        .into_iter()
+        .map(|(detector, e)| Piece {
+            detector,
+            evidence: e,
+            at: carriers(e, counts, width),
+        })
+        .collect();
+    let (local, wide): (Vec<Piece>, Vec<Piece>) = pieces
+        .into_iter()
+        .partition(|p| p.evidence.end - p.evidence.start <= width);
+    let mut out = touching(local, width);
+    let mut alone = Vec::new();
+    for piece in wide {
+        let supported: Vec<usize> = (0..out.len())
+            .filter(|&i| {
+                piece
+                    .at
+                    .iter()
+                    .any(|b| *b >= out[i].start && *b < out[i].end)
+            })
+            .collect();
+        for &i in &supported {
+            out[i].evidence.push((piece.detector, piece.evidence));
+        }
+        if supported.is_empty() {
+            alone.push(piece);
         }
     }
-    clusters
+    out.extend(touching(alone, width));
+    out.sort_by_key(|e| (e.start, e.end));
+    out
+}
+
+/// Pieces whose carrying spans overlap or touch (a gap of at most one
+/// bucket), as episodes.
+fn touching<'a>(mut pieces: Vec<Piece<'a>>, width: i64) -> Vec<Episode<'a>> {
+    pieces.sort_by(|a, b| {
+        (a.first(), a.last(), a.detector)
+            .cmp(&(b.first(), b.last(), b.detector))
+            .then(a.evidence.p_value.total_cmp(&b.evidence.p_value))
+    });
+    let mut out: Vec<Episode> = Vec::new();
+    for piece in pieces {
+        let end = piece.last() + width;
+        match out.last_mut() {
+            Some(episode) if piece.first() <= episode.end + width => {
+                episode.end = episode.end.max(end);
+                episode.evidence.push((piece.detector, piece.evidence));
+            }
+            _ => out.push(Episode {
+                start: piece.first(),
+                end,
+                evidence: vec![(piece.detector, piece.evidence)],
+            }),
+        }
+    }
+    out
 }
 
 fn finding(
     user: u32,
-    cluster: &[(usize, &Evidence)],
+    episode: &Episode,
     n_detectors: usize,
     scored: &Scored,
     calibration: &Calibration,
     baselines: &Baselines,
     window: &WindowActivity,
 ) -> Finding {
-    let start = cluster.iter().map(|(_, e)| e.start).min().unwrap_or(0);
-    let end = cluster.iter().map(|(_, e)| e.end).max().unwrap_or(0);
+    let (start, end, cluster) = (episode.start, episode.end, &episode.evidence);
     // Strongest evidence per detector.
     let mut best: BTreeMap<usize, &Evidence> = BTreeMap::new();
     for (d, e) in cluster {
@@ -270,18 +366,88 @@ mod tests {
             observed: 0.0,
             expected: 0.0,
             actions: Vec::new(),
+            at: Vec::new(),
         }
+    }
+
+    fn row(bucket: i64, action: u32) -> CountRow {
+        CountRow {
+            user: 0,
+            bucket,
+            tool: 0,
+            action,
+            n: 1,
+        }
+    }
+
+    fn spans(episodes: &[Episode]) -> Vec<(i64, i64, usize)> {
+        episodes
+            .iter()
+            .map(|e| (e.start, e.end, e.evidence.len()))
+            .collect()
     }
 
     #[test]
     fn evidence_in_adjacent_buckets_merges_and_a_gap_splits() {
-        let (a, b, c) = (evidence(0, 10), evidence(10, 20), evidence(35, 40));
-        let clusters = touching(vec![(0, &c), (1, &a), (0, &b)], 10);
-        let sizes: Vec<usize> = clusters.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![2, 1]);
+        let (a, b, c) = (evidence(0, 10), evidence(10, 20), evidence(40, 50));
+        let found = episodes(vec![(0, &c), (1, &a), (0, &b)], &[], 10);
+        assert_eq!(spans(&found), [(0, 20, 2), (40, 50, 1)]);
         // One empty bucket between two pieces of evidence still merges them.
         let d = evidence(30, 40);
-        assert_eq!(touching(vec![(0, &a), (0, &b), (0, &d)], 10).len(), 1);
+        let found = episodes(vec![(0, &a), (0, &b), (0, &d)], &[], 10);
+        assert_eq!(spans(&found), [(0, 40, 3)]);
+    }
+
+    #[test]
+    fn day_evidence_supports_two_episodes_without_stretching_them() {
+        // Buckets of 10 in a day of 240: exec at 30 and at 200, two episodes
+        // of one identity; a day-long count of exec supports both.
+        const EXEC: u32 = 7;
+        let counts = [row(30, EXEC), row(100, 1), row(200, EXEC)];
+        let morning = Evidence {
+            actions: vec![EXEC],
+            ..evidence(30, 40)
+        };
+        let evening = Evidence {
+            actions: vec![EXEC],
+            ..evidence(200, 210)
+        };
+        let day = Evidence {
+            actions: vec![EXEC],
+            ..evidence(0, 240)
+        };
+        let found = episodes(vec![(0, &morning), (0, &evening), (1, &day)], &counts, 10);
+        assert_eq!(spans(&found), [(30, 40, 2), (200, 210, 2)]);
+    }
+
+    #[test]
+    fn wide_evidence_alone_spans_the_buckets_that_carry_it() {
+        const SECRETS: u32 = 3;
+        // Reads of secrets on three days of a window, among other work.
+        let counts = [
+            row(5, 1),
+            row(20, SECRETS),
+            row(50, 1),
+            row(60, SECRETS),
+            row(90, 1),
+        ];
+        let window = Evidence {
+            actions: vec![SECRETS],
+            ..evidence(0, 100)
+        };
+        assert_eq!(
+            spans(&episodes(vec![(0, &window)], &counts, 10)),
+            [(20, 70, 1)]
+        );
+        // A detector that knows its buckets names them.
+        let novel = Evidence {
+            at: vec![50],
+            ..evidence(0, 100)
+        };
+        assert_eq!(
+            spans(&episodes(vec![(0, &novel)], &counts, 10)),
+            [(50, 60, 1)]
+        );
     }
 
     #[test]
