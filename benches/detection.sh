@@ -4,8 +4,9 @@
 # days) with its groups and a copy without them (benches/lakes.py strip), each
 # scored once weekly (--from Monday --to Sunday) and as seven daily runs whose
 # findings `eval` pools by score. Prints, per seed and mode, average precision,
-# recall in the top 20, benign look-alikes in the top 10 and the median finding
-# span over attack span; then the mean and worst of each.
+# recall in the top 20, benign look-alikes in the top 10, the median finding
+# span over attack span, and per bucket (scores.parquet) the ROC AUC and the
+# share of attack buckets found at 1% false alarms; then means and the worst AP.
 #
 #   benches/detection.sh [FIRST_SEED] [LAST_SEED] [VARIANTS]
 #
@@ -52,18 +53,20 @@ lake_for() {  # seed variant -> lake dir, generated on first use
   echo "$base-nogroups"
 }
 
-measure() {  # lake out -> "ap recall20 benign span"
+measure() {  # lake out -> "ap recall20 benign span auc hits@1%"
   "$bin" eval --labels "$1/labels.csv" --findings "$2" | awk '
     /average precision/ { ap = $NF }
     /^recall@20:/ { r = $2 }
     /benign look-alikes/ { b = $NF }
     /median finding span/ { s = $NF }
-    END { printf "%s %s %s %s\n", ap, r, b, (s == "" ? "nan" : s) }'
+    /^per bucket:/ { for (i = 1; i <= NF; i++) { if ($i == "AUC") auc = $(i + 1); if ($i == "1%") h = $(i + 3) }
+                     sub(",", "", auc); sub(",", "", h) }
+    END { printf "%s %s %s %s %s %s\n", ap, r, b, (s == "" ? "nan" : s), auc, h }'
 }
 
 results=$root/results.txt
 : >"$results"
-printf '%-6s %-9s %-7s %6s %9s %11s %6s\n' seed variant mode AP recall@20 benign@10 span
+printf '%-6s %-9s %-7s %6s %9s %11s %6s %7s %9s\n' seed variant mode AP recall@20 benign@10 span AUC hits@1%
 for seed in $(seq "$first_seed" "$last_seed"); do
   for variant in $variants; do
     lake=$(lake_for "$seed" "$variant")
@@ -74,14 +77,14 @@ for seed in $(seq "$first_seed" "$last_seed"); do
       "$bin" run --lake "$lake" --from "$d" --to "$d" --out "$out/daily" >/dev/null 2>&1 || true
     done
     for mode in weekly daily; do
-      read -r ap r b s < <(measure "$lake" "$out/$mode")
-      printf '%-6s %-9s %-7s %6s %9s %11s %6s\n' "$seed" "$variant" "$mode" "$ap" "$r" "$b" "$s"
-      echo "$variant $mode $ap $r $b $s" >>"$results"
+      read -r ap r b s auc h < <(measure "$lake" "$out/$mode")
+      printf '%-6s %-9s %-7s %6s %9s %11s %6s %7s %9s\n' "$seed" "$variant" "$mode" "$ap" "$r" "$b" "$s" "$auc" "$h"
+      echo "$variant $mode $ap $r $b $s $auc $h" >>"$results"
     done
   done
 done
 echo
 awk '{ k = $1 " " $2; n[k]++; ap[k] += $3; if (!(k in w) || $3 < w[k]) w[k] = $3
-       if ($4 < 1) miss[k]++; if ($5 > 1) ben[k]++; span[k] += $6 }
-     END { printf "%-17s %8s %8s %14s %18s %10s\n", "variant mode", "mean AP", "worst", "seeds missing", "seeds >1 benign", "mean span"
-           for (k in n) printf "%-17s %8.3f %8.3f %14d %18d %10.1f\n", k, ap[k]/n[k], w[k], miss[k], ben[k], span[k]/n[k] }' "$results" | sort
+       if ($4 < 1) miss[k]++; if ($5 > 1) ben[k]++; span[k] += $6; auc[k] += $7; hit[k] += $8 }
+     END { printf "%-17s %8s %8s %14s %16s %10s %9s %9s\n", "variant mode", "mean AP", "worst", "seeds missing", "seeds >1 benign", "mean span", "mean AUC", "hits@1%"
+           for (k in n) printf "%-17s %8.3f %8.3f %14d %16d %10.1f %9.3f %9.3f\n", k, ap[k]/n[k], w[k], miss[k], ben[k], span[k]/n[k], auc[k]/n[k], hit[k]/n[k] }' "$results" | sort

@@ -337,6 +337,18 @@ fn run_eval(args: &EvalArgs) -> Result<Outcome> {
     if let Some(m) = report.median_span_ratio() {
         out += &format!("median finding span / attack span: {m:.1}\n");
     }
+    if let Some(buckets) = eval::read_bucket_scores(&paths)? {
+        let b = eval::evaluate_buckets(&labels, &buckets);
+        let auc = b.roc_auc.map_or("-".to_owned(), |a| format!("{a:.3}"));
+        out += &format!(
+            "per bucket: {} buckets, {} in attacks, ROC AUC {auc}",
+            b.buckets, b.attack_buckets
+        );
+        for (rate, hits) in &b.hit_rate_at {
+            out += &format!(", hits at {}% false alarms {hits:.3}", rate * 100.0);
+        }
+        out += "\n";
+    }
     out += &format!(
         "\n{:<22} {:<7} {:<40} first rank\n",
         "scenario", "kind", "user"

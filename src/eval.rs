@@ -18,7 +18,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lake::FINDINGS_FILE;
+use crate::lake::{FINDINGS_FILE, SCORES_FILE};
 
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -53,6 +53,31 @@ pub struct Report {
     /// Per attack found: the span of its first matching finding over the
     /// attack's own span (at least one bucket), in label order.
     pub span_ratios: Vec<f64>,
+}
+
+/// How well per-bucket scores (`scores.parquet`) separate the buckets of
+/// attacks from the rest: a bucket is an attack's when it belongs to the
+/// attack label's identity and overlaps its span.
+#[derive(Debug, Serialize)]
+pub struct BucketReport {
+    pub buckets: usize,
+    pub attack_buckets: usize,
+    pub roc_auc: Option<f64>,
+    /// (false-alarm rate, share of attack buckets scored above every
+    /// threshold that keeps false alarms at or under it).
+    pub hit_rate_at: Vec<(f64, f64)>,
+}
+
+/// False-alarm rates the bucket report quotes hit rates at.
+pub const FALSE_ALARM_RATES: [f64; 2] = [0.01, 0.05];
+
+/// One scored bucket, read back.
+#[derive(Debug, Clone)]
+pub struct ScoredBucket {
+    pub user: String,
+    pub start: i64,
+    pub end: i64,
+    pub score: f64,
 }
 
 /// The head of the ranking where benign look-alikes are counted.
@@ -285,6 +310,101 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
     }
 }
 
+/// The per-bucket scores beside each findings file; `None` when any is
+/// missing (runs from before `scores.parquet` existed).
+pub fn read_bucket_scores(findings: &[PathBuf]) -> Result<Option<Vec<ScoredBucket>>> {
+    let mut out = Vec::new();
+    for f in findings {
+        let path = f.with_file_name(SCORES_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let err = |source| Error::ReadFindings {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let df = ParquetReader::new(file).finish().map_err(err)?;
+        let read = || -> PolarsResult<Vec<ScoredBucket>> {
+            let user = df.column("user")?.str()?;
+            let start = df.column("bucket_start")?.cast(&DataType::Int64)?;
+            let end = df.column("bucket_end")?.cast(&DataType::Int64)?;
+            let score = df.column("score")?.f64()?;
+            let (start, end) = (start.i64()?, end.i64()?);
+            Ok((0..df.height())
+                .filter_map(|i| {
+                    Some(ScoredBucket {
+                        user: user.get(i)?.to_owned(),
+                        start: start.get(i)?,
+                        end: end.get(i)?,
+                        score: score.get(i)?,
+                    })
+                })
+                .collect())
+        };
+        out.extend(read().map_err(err)?);
+    }
+    Ok(Some(out))
+}
+
+pub fn evaluate_buckets(labels: &[Label], buckets: &[ScoredBucket]) -> BucketReport {
+    let attacks: Vec<&Label> = labels.iter().filter(|l| l.kind == "attack").collect();
+    let truth: Vec<bool> = buckets
+        .iter()
+        .map(|b| {
+            attacks
+                .iter()
+                .any(|l| l.user == b.user && l.start < b.end && l.end > b.start)
+        })
+        .collect();
+    let scores: Vec<f64> = buckets.iter().map(|b| b.score).collect();
+    BucketReport {
+        buckets: buckets.len(),
+        attack_buckets: truth.iter().filter(|t| **t).count(),
+        roc_auc: roc_auc(&scores, &truth),
+        hit_rate_at: FALSE_ALARM_RATES
+            .iter()
+            .filter_map(|r| Some((*r, hit_rate_at(&scores, &truth, *r)?)))
+            .collect(),
+    }
+}
+
+/// The share of anomalies scored above the lowest threshold whose false
+/// alarms (normal rows at or above it) are at most `rate` of the normal
+/// rows. Tied scores are taken or left together. `None` when either class
+/// is empty.
+pub fn hit_rate_at(scores: &[f64], labels: &[bool], rate: f64) -> Option<f64> {
+    let positives = labels.iter().filter(|l| **l).count();
+    let negatives = labels.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let allowed = (rate * negatives as f64).floor() as usize;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut hits, mut alarms, mut start) = (0, 0, 0);
+    while start < order.len() {
+        let mut end = start;
+        let (mut h, mut a) = (0, 0);
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            if labels[order[end]] {
+                h += 1;
+            } else {
+                a += 1;
+            }
+            end += 1;
+        }
+        if alarms + a > allowed {
+            break;
+        }
+        (hits, alarms, start) = (hits + h, alarms + a, end);
+    }
+    Some(hits as f64 / positives as f64)
+}
+
 /// Area under the ROC curve of `scores` (higher = more anomalous) against
 /// `labels` (true = anomaly): the chance a random anomaly outscores a random
 /// normal row, ties counting half (Mann-Whitney with mid-ranks). `None`
@@ -414,6 +534,45 @@ mod tests {
         let pooled = read_pooled(&paths).unwrap();
         let order: Vec<(u32, &str)> = pooled.iter().map(|f| (f.rank, f.user.as_str())).collect();
         assert_eq!(order, [(1, "x"), (2, "z"), (3, "y")]);
+    }
+
+    #[test]
+    fn hit_rate_counts_anomalies_above_the_false_alarm_budget() {
+        // 100 normal rows at 0..100, anomalies at 150, 98.5 and 50.
+        let mut scores: Vec<f64> = (0..100).map(f64::from).collect();
+        let mut labels = vec![false; 100];
+        scores.extend([150.0, 98.5, 50.0]);
+        labels.extend([true, true, true]);
+        // 1% of 100 normals: one false alarm (99) allowed, so 150 and 98.5.
+        let r = hit_rate_at(&scores, &labels, 0.01).unwrap();
+        assert!((r - 2.0 / 3.0).abs() < 1e-12, "{r}");
+        // No alarm allowed: only 150.
+        let r = hit_rate_at(&scores, &labels, 0.001).unwrap();
+        assert!((r - 1.0 / 3.0).abs() < 1e-12, "{r}");
+        // A tie with a normal row is taken or left together.
+        assert_eq!(hit_rate_at(&[1.0, 1.0], &[true, false], 0.0), Some(0.0));
+        assert_eq!(hit_rate_at(&[1.0], &[true], 0.01), None);
+    }
+
+    #[test]
+    fn buckets_of_an_attackers_span_are_the_positives() {
+        let labels = [label("a", "attack"), label("n", "benign")];
+        let bucket = |user: &str, start: i64, score: f64| ScoredBucket {
+            user: user.into(),
+            start,
+            end: start + 5,
+            score,
+        };
+        let buckets = [
+            bucket("a", 10, 90.0),
+            bucket("a", 30, 0.0),
+            bucket("n", 10, 40.0),
+            bucket("x", 10, 0.0),
+        ];
+        let r = evaluate_buckets(&labels, &buckets);
+        assert_eq!((r.buckets, r.attack_buckets), (4, 1));
+        assert_eq!(r.roc_auc, Some(1.0));
+        assert_eq!(r.hit_rate_at, vec![(0.01, 1.0), (0.05, 1.0)]);
     }
 
     #[test]

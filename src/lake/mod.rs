@@ -15,5 +15,7 @@ pub use write::{atomic_write, write_parquet};
 
 /// A run's findings, in its window's result folder.
 pub const FINDINGS_FILE: &str = "findings.parquet";
+/// A run's per-(identity, bucket) scores, beside the findings.
+pub const SCORES_FILE: &str = "scores.parquet";
 /// A run's manifest, written last beside the findings.
 pub const MANIFEST_FILE: &str = "run.json";

@@ -6,6 +6,7 @@ pub mod evidence;
 pub mod load;
 pub mod rank;
 pub mod score;
+pub mod timeline;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     lap("baseline_score_calibrate");
     let (mut findings, candidates) =
         rank::top_findings(&scored, &calibration, &baselines, &current, job.rank);
+    let buckets = timeline::bucket_scores(&scored, &calibration, &baselines, &current);
     lap("rank");
     progress.stage("Collecting evidence events");
     if !files.files.is_empty() {
@@ -151,7 +153,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     };
     lap("summary");
     summary.timings_ms = timings.clone();
-    write::results(&dir, &findings, &run_id, &summary)?;
+    write::results(&dir, &findings, &buckets, &run_id, &summary)?;
     info!(findings = findings.len(), path = %dir.display(), "Wrote findings.");
     summary.top = findings;
     Ok(summary)

@@ -121,7 +121,7 @@ pub struct Episode<'a> {
 /// Where `e` happened: the buckets its detector named, else the buckets of
 /// its span where the identity did one of its actions (any action when it
 /// names none), else the bucket it starts in.
-fn carriers(e: &Evidence, counts: &[CountRow], width: i64) -> Vec<i64> {
+pub(super) fn carriers(e: &Evidence, counts: &[CountRow], width: i64) -> Vec<i64> {
     let mut at = if e.at.is_empty() {
         counts
             .iter()

@@ -10,11 +10,12 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::rank::Finding;
+use super::timeline::BucketScore;
 use crate::error::{Error, Result};
 use crate::lake::{atomic_write, write_parquet};
 use crate::window::Window;
 
-pub use crate::lake::{FINDINGS_FILE, MANIFEST_FILE};
+pub use crate::lake::{FINDINGS_FILE, MANIFEST_FILE, SCORES_FILE};
 
 /// The folder a window's results go to.
 pub fn window_dir(out: &Path, window: &Window) -> PathBuf {
@@ -89,11 +90,48 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
     )
 }
 
-/// Writes the findings and then the manifest (last, so a `run.json` always
-/// describes the findings beside it).
+/// The per-bucket scores as a frame; `top_detector` and `top_reason` are
+/// null where no evidence fell.
+pub fn scores_frame(scores: &[BucketScore], run_id: &str) -> PolarsResult<DataFrame> {
+    let time = |name: &str, f: &dyn Fn(&BucketScore) -> i64| -> Column {
+        Int64Chunked::from_vec(name.into(), scores.iter().map(f).collect())
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_series()
+            .into()
+    };
+    let text = |f: &dyn Fn(&BucketScore) -> Option<&str>| -> Vec<Option<&str>> {
+        scores.iter().map(f).collect()
+    };
+    DataFrame::new(
+        scores.len(),
+        vec![
+            Column::new(
+                "user".into(),
+                scores.iter().map(|s| s.user.as_str()).collect::<Vec<_>>(),
+            ),
+            time("bucket_start", &|s| s.bucket_start),
+            time("bucket_end", &|s| s.bucket_end),
+            Column::new(
+                "score".into(),
+                scores.iter().map(|s| s.score).collect::<Vec<f64>>(),
+            ),
+            Column::new("top_detector".into(), text(&|s| s.top_detector.as_deref())),
+            Column::new("top_reason".into(), text(&|s| s.top_reason.as_deref())),
+            Column::new(
+                "events".into(),
+                scores.iter().map(|s| s.events).collect::<Vec<u64>>(),
+            ),
+            Column::new("run_id".into(), vec![run_id.to_owned(); scores.len()]),
+        ],
+    )
+}
+
+/// Writes the findings, the per-bucket scores and then the manifest (last,
+/// so a `run.json` always describes the files beside it).
 pub fn results(
     dir: &Path,
     findings: &[Finding],
+    scores: &[BucketScore],
     run_id: &str,
     manifest: &impl Serialize,
 ) -> Result<()> {
@@ -107,6 +145,12 @@ pub fn results(
         source,
     })?;
     write_parquet(&findings_path, &df)?;
+    let scores_path = dir.join(SCORES_FILE);
+    let df = scores_frame(scores, run_id).map_err(|source| Error::WriteParquet {
+        path: scores_path.clone(),
+        source,
+    })?;
+    write_parquet(&scores_path, &df)?;
     let manifest_path = dir.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(manifest).expect("the manifest is plain data");
     atomic_write(&manifest_path, |file| {
@@ -145,9 +189,19 @@ mod tests {
     #[test]
     fn findings_round_trip_and_the_manifest_is_written_beside_them() {
         let dir = tempfile::tempdir().unwrap();
+        let quiet = BucketScore {
+            user: "ana@example.com".into(),
+            bucket_start: 0,
+            bucket_end: 3_600_000_000,
+            score: 0.0,
+            top_detector: None,
+            top_reason: None,
+            events: 3,
+        };
         results(
             dir.path(),
             &[finding()],
+            &[quiet],
             "run-1",
             &serde_json::json!({"ok": true}),
         )
@@ -172,11 +226,20 @@ mod tests {
             .unwrap();
         assert_eq!(ids.len(), 2);
         assert!(dir.path().join(MANIFEST_FILE).exists());
+        let scores = ParquetReader::new(std::fs::File::open(dir.path().join(SCORES_FILE)).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(scores.height(), 1);
+        assert_eq!(scores.column("top_detector").unwrap().null_count(), 1);
+        assert_eq!(
+            scores.column("events").unwrap().u64().unwrap().get(0),
+            Some(3)
+        );
         // Nothing temporary is left beside them.
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names.len(), 3, "{names:?}");
     }
 }

@@ -70,8 +70,9 @@ fn pandas_and_duckdb_read_every_kind_of_parquet_lakehound_writes() {
     let out = tmp.path().join("findings");
     let o = run_on(&org, &out, &[]);
     assert!(code(&o) <= 1, "{}", stderr(&o));
-    let scored = tmp.path().join("scores.parquet");
+    let scored = tmp.path().join("outliers.parquet");
     let findings = window_dir(&out).join("findings.parquet");
+    let bucket_scores = window_dir(&out).join("scores.parquet");
     let table = tmp.path().join("features.parquet");
     crate::outliers::feature_table(&table, false);
     let o = lakehound(&[
@@ -89,13 +90,13 @@ fn pandas_and_duckdb_read_every_kind_of_parquet_lakehound_writes() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
-    let mut files = vec![findings, scored];
+    let mut files = vec![findings, bucket_scores, scored];
     files.extend(parquet_under(&ingested).into_iter().take(3));
     files.extend(parquet_under(&org).into_iter().take(3));
     assert_eq!(
         files.len(),
-        8,
-        "findings, scores, 3 ingested and 3 sample partitions"
+        9,
+        "findings, bucket scores, outlier scores, 3 ingested and 3 sample partitions"
     );
     let read = Command::new(&python)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_parquet.py"))

@@ -96,7 +96,55 @@ fn the_same_lake_and_arguments_give_the_same_findings() {
     assert_eq!(code(&run_on(lake.path(), a.path(), &[])), 0);
     assert_eq!(code(&run_on(lake.path(), b.path(), &[])), 0);
     assert!(findings(a.path()).equals_missing(&findings(b.path())));
+    let scores = |out: &std::path::Path| {
+        let path = window_dir(out).join("scores.parquet");
+        ParquetReader::new(std::fs::File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    };
+    assert!(scores(a.path()).equals_missing(&scores(b.path())));
     assert_eq!(manifest(a.path())["run_id"], manifest(b.path())["run_id"]);
+}
+
+#[test]
+fn the_per_bucket_scores_peak_where_the_top_finding_happened() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(7).with_exec_spike().write(lake.path());
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run_on(lake.path(), out.path(), &[])), 0);
+    let path = window_dir(out.path()).join("scores.parquet");
+    let scores = ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+        .sort(
+            ["score"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .unwrap();
+    let top = findings(out.path());
+    let text = |df: &DataFrame, c: &str| {
+        df.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .map(str::to_owned)
+    };
+    let time = |df: &DataFrame, c: &str| {
+        let col = df.column(c).unwrap().cast(&DataType::Int64).unwrap();
+        col.i64().unwrap().get(0)
+    };
+    assert_eq!(text(&scores, "user"), text(&top, "user"));
+    assert_eq!(time(&scores, "bucket_start"), time(&top, "window_start"));
+    assert!(text(&scores, "top_reason").is_some_and(|r| r.contains("pods/exec")));
+    // Every scored bucket had activity; quiet ones score 0 with no reason.
+    let events = scores.column("events").unwrap().u64().unwrap();
+    let score = scores.column("score").unwrap().f64().unwrap();
+    let rows = 0..scores.height();
+    assert!(rows.clone().all(|i| events.get(i).is_some_and(|n| n > 0)));
+    let zero = rows.filter(|i| score.get(*i) == Some(0.0)).count();
+    assert!(zero > 0);
+    assert_eq!(zero, scores.column("top_reason").unwrap().null_count());
 }
 
 #[test]
@@ -111,7 +159,10 @@ fn a_rerun_replaces_its_results_and_leaves_no_temporary_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, vec!["findings.parquet", "run.json"]);
+    assert_eq!(
+        names,
+        vec!["findings.parquet", "run.json", "scores.parquet"]
+    );
 }
 
 #[test]
