@@ -131,6 +131,9 @@ mod tests {
             evidence_actions: actions.iter().map(|a| a.to_string()).collect(),
             evidence_event_ids: Vec::new(),
             peer_group: String::new(),
+            first_seen: 0,
+            last_seen: 0,
+            status: crate::pipeline::continuity::Status::New,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod context;
+pub mod continuity;
 pub mod evidence;
 pub mod load;
 pub mod rank;
@@ -126,6 +127,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     if !files.files.is_empty() {
         evidence::attach(&mut findings, &files, &job.window)?;
     }
+    continuity::link(&mut findings, &job.out, &job.window);
     lap("evidence");
 
     let problems = problems(&files, &scored, &quality, &job.window);

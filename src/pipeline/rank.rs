@@ -37,6 +37,11 @@ pub struct Finding {
     pub evidence_actions: Vec<String>,
     pub evidence_event_ids: Vec<String>,
     pub peer_group: String,
+    /// Start of the first run's finding this one continues (its own start
+    /// when new); see `continuity`.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub status: super::continuity::Status,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -273,6 +278,9 @@ fn finding(
         evidence_actions: evidence_actions.iter().map(|a| name(*a)).collect(),
         evidence_event_ids: Vec::new(),
         peer_group: baselines.peers.label(user),
+        first_seen: start,
+        last_seen: end,
+        status: super::continuity::Status::New,
     }
 }
 

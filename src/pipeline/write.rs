@@ -85,6 +85,12 @@ pub fn findings_frame(findings: &[Finding], run_id: &str) -> PolarsResult<DataFr
             lists("top_actions", &|f| &f.top_actions).into(),
             lists("evidence_event_ids", &|f| &f.evidence_event_ids).into(),
             Column::new("peer_group".into(), strings(&|f| f.peer_group.clone())),
+            time("first_seen", &|f| f.first_seen)?,
+            time("last_seen", &|f| f.last_seen)?,
+            Column::new(
+                "status".into(),
+                findings.iter().map(|f| f.status.name()).collect::<Vec<_>>(),
+            ),
             Column::new("run_id".into(), vec![run_id.to_owned(); findings.len()]),
         ],
     )
@@ -163,10 +169,10 @@ pub fn results(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn finding() -> Finding {
+    pub(crate) fn finding() -> Finding {
         Finding {
             finding_id: "f1".into(),
             rank: 1,
@@ -183,6 +189,9 @@ mod tests {
             evidence_actions: vec!["create pods/exec".into()],
             evidence_event_ids: vec!["e1".into(), "e2".into()],
             peer_group: "team-a".into(),
+            first_seen: 0,
+            last_seen: 0,
+            status: crate::pipeline::continuity::Status::New,
         }
     }
 
