@@ -212,7 +212,9 @@ pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
     Ok(all)
 }
 
-pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
+/// The rows `read` takes from the Parquet file at `path`; a file that is
+/// missing, undecodable or lacks a column is an error naming it.
+fn read_rows<T>(path: &Path, read: impl Fn(&DataFrame) -> PolarsResult<Vec<T>>) -> Result<Vec<T>> {
     let err = |source| Error::ReadFindings {
         path: path.to_path_buf(),
         source,
@@ -222,7 +224,11 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
         source,
     })?;
     let df = ParquetReader::new(file).finish().map_err(err)?;
-    let read = || -> PolarsResult<Vec<RankedFinding>> {
+    read(&df).map_err(err)
+}
+
+pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
+    let read = |df: &DataFrame| -> PolarsResult<Vec<RankedFinding>> {
         let rank = df.column("rank")?.u32()?;
         let user = df.column("user")?.str()?;
         let start = df.column("window_start")?.cast(&DataType::Int64)?;
@@ -241,7 +247,7 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
             })
             .collect())
     };
-    let mut findings = read().map_err(err)?;
+    let mut findings = read_rows(path, read)?;
     findings.sort_by_key(|f| f.rank);
     Ok(findings)
 }
@@ -319,16 +325,7 @@ pub fn read_bucket_scores(findings: &[PathBuf]) -> Result<Option<Vec<ScoredBucke
         if !path.is_file() {
             return Ok(None);
         }
-        let err = |source| Error::ReadFindings {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::File::open(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let df = ParquetReader::new(file).finish().map_err(err)?;
-        let read = || -> PolarsResult<Vec<ScoredBucket>> {
+        let read = |df: &DataFrame| -> PolarsResult<Vec<ScoredBucket>> {
             let user = df.column("user")?.str()?;
             let start = df.column("bucket_start")?.cast(&DataType::Int64)?;
             let end = df.column("bucket_end")?.cast(&DataType::Int64)?;
@@ -345,7 +342,7 @@ pub fn read_bucket_scores(findings: &[PathBuf]) -> Result<Option<Vec<ScoredBucke
                 })
                 .collect())
         };
-        out.extend(read().map_err(err)?);
+        out.extend(read_rows(&path, read)?);
     }
     Ok(Some(out))
 }
