@@ -191,3 +191,26 @@ fn a_newcomer_nearest_a_small_cluster_is_judged_against_the_org() {
     );
     assert_eq!(report.recall_at, vec![(20, 1.0)], "{:?}", report.labels);
 }
+
+#[test]
+fn seven_daily_runs_of_the_sample_week_pooled_rank_like_the_weekly_run() {
+    // What jobs/cron does: one run per day, each against the 28 days before.
+    let out = tempfile::tempdir().unwrap();
+    let lake = lakehound::app::sample_lake();
+    for day in 2..=8 {
+        let date = format!("2026-11-{day:02}");
+        let o = run_between(&lake, out.path(), &date, &date, &[]);
+        assert_eq!(code(&o), 0, "{date}: {}", stderr(&o));
+    }
+    let paths = eval::findings_paths(out.path()).unwrap();
+    assert_eq!(paths.len(), 7);
+    let labels = eval::read_labels(&lake.join("labels.csv")).unwrap();
+    let report = eval::evaluate(&labels, &eval::read_pooled(&paths).unwrap(), &[20]);
+    assert!(
+        report.average_precision >= 0.9,
+        "AP {}",
+        report.average_precision
+    );
+    assert_eq!(report.recall_at, vec![(20, 1.0)], "{:?}", report.labels);
+    assert!(report.benign_in_top <= 1, "{:?}", report.labels);
+}
