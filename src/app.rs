@@ -185,7 +185,8 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         lake,
         window,
         bucket: args.bucket,
-        models,
+        models: models.detectors,
+        sensitivity: models.sensitivity,
         context: args.context.clone(),
         out: args.out.clone(),
         rank: RankOptions {

@@ -59,6 +59,7 @@ fn fault(failure: &Failure) -> Fault {
             ModelError::Empty { .. }
             | ModelError::Parse { .. }
             | ModelError::Invalid { .. }
+            | ModelError::Sensitivity { .. }
             | ModelError::Duplicate { .. } => Fault::Permanent,
         },
         Failure::Sample(err) => match err {

@@ -31,5 +31,6 @@ pub mod outliers;
 pub mod pipeline;
 pub mod sample;
 pub mod schema;
+pub mod sensitivity;
 pub mod stats;
 pub mod window;

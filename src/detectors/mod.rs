@@ -111,13 +111,17 @@ pub enum DetectorSpec {
 }
 
 impl ModelFile {
-    pub fn build(self) -> Result<Box<dyn Detector>, ParamsError> {
+    /// The checked detector; novelty weighs first-seen items by `sensitivity`.
+    pub fn build(
+        self,
+        sensitivity: &std::sync::Arc<crate::sensitivity::Sensitivity>,
+    ) -> Result<Box<dyn Detector>, ParamsError> {
         if self.name.trim().is_empty() {
             return Err(ParamsError::new("", "name", "must not be empty"));
         }
         Ok(match self.detector {
             DetectorSpec::CountSpike(p) => Box::new(p.check(self.name)?),
-            DetectorSpec::Novelty(p) => Box::new(p.check(self.name)?),
+            DetectorSpec::Novelty(p) => Box::new(p.check(self.name, sensitivity.clone())?),
             DetectorSpec::TimeOfWeek(p) => Box::new(p.check(self.name)?),
             DetectorSpec::Breadth(p) => Box::new(p.check(self.name)?),
             DetectorSpec::IsolationForest(p) => Box::new(p.check(self.name)?),

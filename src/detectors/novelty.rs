@@ -7,15 +7,19 @@
 //! every peer of a new hire does, is not evidence. It is then multiplied by
 //! `1 + λ`, where λ is how many new values of that kind the identity usually
 //! meets in as many active days (people who deploy meet new pods daily).
-//! Sensitive actions and targets count more (`p^sensitive_weight`). The kept
+//! Sensitive actions and targets (`models/sensitivity.toml`) count more:
+//! `p^weight` of the heaviest rule covering them. The kept
 //! items of one identity combine with Fisher's method into one piece of
 //! evidence spanning them.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
-use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
 use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::activity::{Attr, SeenRow};
+use crate::sensitivity::{Rule, Sensitivity};
 use crate::stats::{fisher, fmt_p};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -25,17 +29,6 @@ pub struct NoveltyParams {
     /// Default: all five.
     #[serde(default = "default_attributes")]
     pub attributes: Vec<String>,
-    /// Substrings marking a sensitive action (secrets, IAM writes, RBAC
-    /// bindings, exec, port-forward). Default: see `models/novelty.toml`.
-    #[serde(default = "default_sensitive_actions")]
-    pub sensitive_actions: Vec<String>,
-    /// Substrings marking a sensitive target, e.g. `secrets/`. Default: secrets,
-    /// IAM ARNs, role bindings.
-    #[serde(default = "default_sensitive_targets")]
-    pub sensitive_targets: Vec<String>,
-    /// Exponent applied to a sensitive item's p-value. Default: 2.
-    #[serde(default = "default_sensitive_weight")]
-    pub sensitive_weight: f64,
     /// Items whose adjusted p is above this are ordinary. Default: 0.2.
     #[serde(default = "default_ignore_p")]
     pub ignore_p: f64,
@@ -49,44 +42,6 @@ fn default_attributes() -> Vec<String> {
         .map(String::from)
         .to_vec()
 }
-fn default_sensitive_actions() -> Vec<String> {
-    [
-        "secrets",
-        "pods/exec",
-        "pods/attach",
-        "pods/portforward",
-        "rolebindings",
-        "clusterroles",
-        "roles",
-        "serviceaccounts/token",
-        "iam:Create",
-        "iam:Attach",
-        "iam:Put",
-        "iam:Update",
-        "iam:AddUser",
-        "sts:GetFederationToken",
-        "SetIamPolicy",
-        "CreateServiceAccountKey",
-        "secretmanager",
-        "kms:Decrypt",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-fn default_sensitive_targets() -> Vec<String> {
-    [
-        "secrets/",
-        ":iam::",
-        "rolebindings/",
-        "clusterrolebindings/",
-        "serviceAccounts/",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-fn default_sensitive_weight() -> f64 {
-    2.0
-}
 fn default_ignore_p() -> f64 {
     0.2
 }
@@ -95,7 +50,11 @@ fn default_report_p() -> f64 {
 }
 
 impl NoveltyParams {
-    pub fn check(self, name: String) -> Result<Novelty, ParamsError> {
+    pub fn check(
+        self,
+        name: String,
+        sensitivity: Arc<Sensitivity>,
+    ) -> Result<Novelty, ParamsError> {
         let mut attributes = Vec::new();
         for a in &self.attributes {
             let attr = match a.as_str() {
@@ -123,13 +82,13 @@ impl NoveltyParams {
                 "must name at least one attribute",
             ));
         }
-        positive(&name, "sensitive_weight", self.sensitive_weight)?;
         probability(&name, "ignore_p", self.ignore_p)?;
         probability(&name, "report_p", self.report_p)?;
         Ok(Novelty {
             name,
             attributes,
             params: self,
+            sensitivity,
         })
     }
 }
@@ -138,6 +97,7 @@ pub struct Novelty {
     name: String,
     attributes: Vec<Attr>,
     params: NoveltyParams,
+    sensitivity: Arc<Sensitivity>,
 }
 
 impl Detector for Novelty {
@@ -148,6 +108,7 @@ impl Detector for Novelty {
         Ok(Box::new(FittedNovelty {
             attributes: self.attributes.clone(),
             params: self.params.clone(),
+            sensitivity: self.sensitivity.clone(),
             b: baselines,
         }))
     }
@@ -156,6 +117,7 @@ impl Detector for Novelty {
 struct FittedNovelty<'a> {
     attributes: Vec<Attr>,
     params: NoveltyParams,
+    sensitivity: Arc<Sensitivity>,
     b: &'a Baselines,
 }
 
@@ -176,13 +138,13 @@ impl FittedNovelty<'_> {
             .unwrap_or_else(|| self.b.peers_of(user).novelty_rate(attr))
     }
 
-    fn is_sensitive(&self, attr: Attr, value: &str) -> bool {
-        let list = match attr {
-            Attr::Action => &self.params.sensitive_actions,
-            Attr::Target => &self.params.sensitive_targets,
-            _ => return false,
-        };
-        list.iter().any(|s| value.contains(s.as_str()))
+    /// The sensitivity rule a first-seen value falls under, if any.
+    fn rule(&self, attr: Attr, value: &str) -> Option<&Rule> {
+        match attr {
+            Attr::Action => self.sensitivity.action(value),
+            Attr::Target => self.sensitivity.target(value),
+            _ => None,
+        }
     }
 }
 
@@ -208,9 +170,9 @@ impl FittedNovelty<'_> {
         let lambda = self.habitual_rate(user, seen.attr) * active_days;
         let value = self.b.values.name(seen.value);
         let mut p = ((peer_share * org_share).sqrt() * (1.0 + lambda)).min(1.0);
-        let sensitive = self.is_sensitive(seen.attr, value);
-        if sensitive {
-            p = p.powf(self.params.sensitive_weight);
+        let rule = self.rule(seen.attr, value);
+        if let Some(rule) = rule {
+            p = p.powf(rule.weight);
         }
         (p <= self.params.ignore_p).then(|| Item {
             p,
@@ -218,7 +180,7 @@ impl FittedNovelty<'_> {
             text: format!(
                 "{} {value}{} ({peer_touch} of {peers} peers, {org_touch} of {identities} identities)",
                 seen.attr.noun(),
-                if sensitive { " [sensitive]" } else { "" },
+                rule.map_or(String::new(), |r| format!(" [sensitive: {}]", r.technique)),
             ),
             action: (seen.attr == Attr::Action).then_some(seen.value),
         })
@@ -311,9 +273,12 @@ mod tests {
     }
 
     fn detector() -> Novelty {
+        let table =
+            crate::sensitivity::Sensitivity::parse(include_str!("../../models/sensitivity.toml"))
+                .unwrap();
         toml::from_str::<NoveltyParams>("")
             .unwrap()
-            .check("novelty".into())
+            .check("novelty".into(), Arc::new(table))
             .unwrap()
     }
 
@@ -353,8 +318,9 @@ mod tests {
         let e = &found[0];
         assert!(e.p_value < 1e-3, "{}", e.p_value);
         assert!(
-            e.reason
-                .contains("action get secrets [sensitive] (0 of 19 peers, 0 of 19 identities)"),
+            e.reason.contains(
+                "action get secrets [sensitive: T1552.007] (0 of 19 peers, 0 of 19 identities)"
+            ),
             "{}",
             e.reason
         );

@@ -130,6 +130,7 @@ mod tests {
             top_actions: Vec::new(),
             evidence_actions: actions.iter().map(|a| a.to_string()).collect(),
             evidence_event_ids: Vec::new(),
+            attack_techniques: Vec::new(),
             peer_group: String::new(),
             first_seen: 0,
             last_seen: 0,

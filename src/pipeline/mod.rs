@@ -31,6 +31,8 @@ pub struct Job {
     pub window: Window,
     pub bucket: Bucket,
     pub models: Vec<(PathBuf, Box<dyn Detector>)>,
+    /// Sensitive actions and their ATT&CK techniques, for `attack_techniques`.
+    pub sensitivity: std::sync::Arc<crate::sensitivity::Sensitivity>,
     pub context: Option<PathBuf>,
     pub out: PathBuf,
     pub rank: rank::RankOptions,
@@ -128,6 +130,11 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         evidence::attach(&mut findings, &files, &job.window)?;
     }
     continuity::link(&mut findings, &job.out, &job.window);
+    for f in &mut findings {
+        f.attack_techniques = job
+            .sensitivity
+            .techniques(f.evidence_actions.iter().map(String::as_str));
+    }
     lap("evidence");
 
     let problems = problems(&files, &scored, &quality, &job.window);

@@ -36,6 +36,8 @@ pub struct Finding {
     /// Action names whose events are the evidence (for `evidence_event_ids`).
     pub evidence_actions: Vec<String>,
     pub evidence_event_ids: Vec<String>,
+    /// MITRE ATT&CK techniques of the sensitive actions behind the evidence.
+    pub attack_techniques: Vec<String>,
     pub peer_group: String,
     /// Start of the first run's finding this one continues (its own start
     /// when new); see `continuity`.
@@ -277,6 +279,7 @@ fn finding(
             .collect(),
         evidence_actions: evidence_actions.iter().map(|a| name(*a)).collect(),
         evidence_event_ids: Vec::new(),
+        attack_techniques: Vec::new(),
         peer_group: baselines.peers.label(user),
         first_seen: start,
         last_seen: end,

@@ -121,6 +121,32 @@ fn model_with_unknown_key_names_file_line_and_column() {
 }
 
 #[test]
+fn a_bad_sensitivity_table_names_the_file_and_rule() {
+    let lake = tempfile::tempdir().unwrap();
+    Org::ordinary(1).write(lake.path());
+    let models = tempfile::tempdir().unwrap();
+    std::fs::write(
+        models.path().join("sensitivity.toml"),
+        "[[rule]]\nname = \"iam\"\nactions = [\"iam:\"]\ntechnique = \"T98\"\nweight = 3.0\n",
+    )
+    .unwrap();
+    let spike = "name = \"spike\"\n[detector]\nkind = \"count_spike\"\n";
+    std::fs::write(models.path().join("spike.toml"), spike).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(
+        lake.path(),
+        out.path(),
+        &["--models", models.path().to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("sensitivity.toml") && err.contains("\"iam\"") && err.contains("MITRE"),
+        "{err}"
+    );
+}
+
+#[test]
 fn model_with_invalid_value_is_a_usage_error() {
     let o = run_with_model(
         "name = \"spike\"\n[detector]\nkind = \"count_spike\"\nparams = { max_shape = -1.0 }\n",

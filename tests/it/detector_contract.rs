@@ -4,8 +4,9 @@ use std::path::Path;
 
 use lakehound::activity::baseline;
 use lakehound::lake;
-use lakehound::models::{builtin, BUILTIN_MODELS};
+use lakehound::models::{builtin, BUILTIN_MODELS, BUILTIN_SENSITIVITY};
 use lakehound::pipeline::{context, load};
+use lakehound::sensitivity::SENSITIVITY_FILE;
 use lakehound::window::{Bound, Bucket, Window};
 
 use super::fixture::Org;
@@ -19,7 +20,7 @@ const SESSIONS: std::ops::Range<u32> = 3..6;
 
 #[test]
 fn every_shipped_model_honours_the_detector_contract_and_reports() {
-    let models = builtin().unwrap();
+    let models = builtin().unwrap().detectors;
     assert_eq!(models.len(), BUILTIN_MODELS.len());
     let lake = tempfile::tempdir().unwrap();
     Org::of(30, PEOPLE, SESSIONS)
@@ -78,12 +79,14 @@ fn the_built_in_models_are_the_models_folder_file_for_file() {
         })
         .collect();
     shipped.sort();
-    let built_in: Vec<(String, String)> = BUILTIN_MODELS
+    let mut built_in: Vec<(String, String)> = BUILTIN_MODELS
         .iter()
         .map(|(name, text)| (name.to_string(), text.to_string()))
         .collect();
+    built_in.push((SENSITIVITY_FILE.into(), BUILTIN_SENSITIVITY.into()));
+    built_in.sort();
     assert_eq!(
         built_in, shipped,
-        "BUILTIN_MODELS in src/models.rs lists every models/*.toml, in name order"
+        "BUILTIN_MODELS and BUILTIN_SENSITIVITY in src/models.rs are every models/*.toml"
     );
 }

@@ -22,6 +22,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "hash",
             "intern",
             "schema",
+            "sensitivity",
             "window",
             "error",
         ],
