@@ -15,7 +15,9 @@
 # (default ${TMPDIR:-/tmp}/lakehound-det); a lake is reused when its
 # sample.json exists. LAKEHOUND_BIN as in benches/run.sh (default: build
 # release). LAKEHOUND_BENCH_VENV: Python venv with pyarrow for the stripped
-# copies (default ~/.cache/lakehound-bench-venv).
+# copies (default ~/.cache/lakehound-bench-venv). LAKEHOUND_RUN_ARGS: extra
+# `run` arguments, e.g. "--models DIR" to measure a detector's effect by
+# leaving its model file out.
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -72,9 +74,11 @@ for seed in $(seq "$first_seed" "$last_seed"); do
     lake=$(lake_for "$seed" "$variant")
     out=$root/out-$seed-$variant
     rm -rf "$out"
-    "$bin" run --lake "$lake" --from "$from" --to "${days[6]}" --out "$out/weekly" >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086  # extra arguments split on purpose
+    "$bin" run --lake "$lake" --from "$from" --to "${days[6]}" --out "$out/weekly" ${LAKEHOUND_RUN_ARGS:-} >/dev/null 2>&1 || true
     for d in "${days[@]}"; do
-      "$bin" run --lake "$lake" --from "$d" --to "$d" --out "$out/daily" >/dev/null 2>&1 || true
+      # shellcheck disable=SC2086
+      "$bin" run --lake "$lake" --from "$d" --to "$d" --out "$out/daily" ${LAKEHOUND_RUN_ARGS:-} >/dev/null 2>&1 || true
     done
     for mode in weekly daily; do
       read -r ap r b s auc h < <(measure "$lake" "$out/$mode")

@@ -36,6 +36,9 @@ pub struct RankedFinding {
     pub start: i64,
     pub end: i64,
     pub score: f64,
+    /// The combined p-value behind the score; it orders findings whose
+    /// scores both round to 100.
+    pub p_value: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -191,8 +194,9 @@ pub fn findings_paths(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(windows)
 }
 
-/// The findings of every file, pooled into one ranking by score (ties by
-/// user, then start), ranks renumbered from 1.
+/// The findings of every file, pooled into one ranking by p-value (the
+/// score's order without its rounding; ties by user, then start), ranks
+/// renumbered from 1.
 pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
     let mut all = Vec::new();
     for p in paths {
@@ -200,8 +204,8 @@ pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
     }
     if paths.len() > 1 {
         all.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            a.p_value
+                .total_cmp(&b.p_value)
                 .then(a.user.cmp(&b.user))
                 .then(a.start.cmp(&b.start))
         });
@@ -234,6 +238,7 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
         let start = df.column("window_start")?.cast(&DataType::Int64)?;
         let end = df.column("window_end")?.cast(&DataType::Int64)?;
         let score = df.column("score")?.f64()?;
+        let p_value = df.column("p_value")?.f64()?;
         let (start, end) = (start.i64()?, end.i64()?);
         Ok((0..df.height())
             .filter_map(|i| {
@@ -243,6 +248,7 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
                     start: start.get(i)?,
                     end: end.get(i)?,
                     score: score.get(i)?,
+                    p_value: p_value.get(i)?,
                 })
             })
             .collect())
@@ -454,6 +460,7 @@ mod tests {
             start: 12,
             end: 14,
             score: 50.0,
+            p_value: 1e-5,
         }
     }
 
@@ -518,6 +525,7 @@ mod tests {
                 "window_start" => rows.iter().map(|_| 0i64).collect::<Vec<_>>(),
                 "window_end" => rows.iter().map(|_| 1i64).collect::<Vec<_>>(),
                 "score" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "p_value" => rows.iter().map(|r| (-r.1 / 10.0).exp()).collect::<Vec<_>>(),
             )
             .unwrap();
             std::fs::create_dir_all(&dir).unwrap();

@@ -66,8 +66,12 @@ pub const BUILTIN_SENSITIVITY: &str = include_str!("../models/sensitivity.toml")
 /// The shipped `models/`, compiled into the binary, so an installed or
 /// containerised `lakehound` runs without its checkout. `--models DIR`
 /// replaces them.
-pub const BUILTIN_MODELS: [(&str, &str); 5] = [
+pub const BUILTIN_MODELS: [(&str, &str); 6] = [
     ("breadth.toml", include_str!("../models/breadth.toml")),
+    (
+        "command_mix.toml",
+        include_str!("../models/command_mix.toml"),
+    ),
     (
         "count_spike.toml",
         include_str!("../models/count_spike.toml"),

@@ -15,6 +15,7 @@
 //! files is the CLI edge's job (`crate::models`).
 
 pub mod breadth;
+pub mod command_mix;
 pub mod count_spike;
 pub mod isolation_forest;
 pub mod novelty;
@@ -107,6 +108,7 @@ pub enum DetectorSpec {
     Novelty(novelty::NoveltyParams),
     TimeOfWeek(time_of_week::TimeOfWeekParams),
     Breadth(breadth::BreadthParams),
+    CommandMix(command_mix::CommandMixParams),
     IsolationForest(isolation_forest::IsolationForestDetectorParams),
 }
 
@@ -124,6 +126,7 @@ impl ModelFile {
             DetectorSpec::Novelty(p) => Box::new(p.check(self.name, sensitivity.clone())?),
             DetectorSpec::TimeOfWeek(p) => Box::new(p.check(self.name)?),
             DetectorSpec::Breadth(p) => Box::new(p.check(self.name)?),
+            DetectorSpec::CommandMix(p) => Box::new(p.check(self.name)?),
             DetectorSpec::IsolationForest(p) => Box::new(p.check(self.name)?),
         })
     }

@@ -88,9 +88,11 @@ pub fn top_findings(
     }
     let total = candidates.len();
     candidates.retain(|f| f.score >= options.min_score);
+    // By p-value: the score is the same order but rounds to 100 in f64
+    // below p = 1e-30, where several findings would tie.
     candidates.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
+        a.p_value
+            .total_cmp(&b.p_value)
             .then(a.user.cmp(&b.user))
             .then(a.window_start.cmp(&b.window_start))
     });

@@ -781,6 +781,7 @@ mod tests {
             "new_account_sweep",
             "quiet_newcomer",
             "contractor_exfil",
+            "session_takeover",
             "contractor_onboarding",
             "team_incident_surge",
             "oncall_week",
@@ -791,7 +792,7 @@ mod tests {
         ] {
             assert!(kinds.contains(s), "no label for {s}");
         }
-        assert_eq!(labels.iter().filter(|l| l.kind == "attack").count(), 10);
+        assert_eq!(labels.iter().filter(|l| l.kind == "attack").count(), 11);
         let identities = std::fs::read_to_string(dir.path().join("identities.csv")).unwrap();
         assert!(
             !identities.contains("svc-backup@example.com"),

@@ -63,6 +63,8 @@ pub struct Plan {
     mover: (usize, usize, i64),
     incident_team: usize,
     adoption_team: usize,
+    /// Whose session someone else uses for an hour.
+    takeover: usize,
     label_index: BTreeMap<(&'static str, String), u16>,
 }
 
@@ -103,6 +105,8 @@ impl Plan {
             team_index("data-platform"),
             i64::from(opts.days) - 20,
         );
+        // Drawn last, so every earlier pick is what it was before.
+        let takeover = pick(&["checkout", "frontend"], &mut rng);
 
         let mut plan = Plan {
             labels: Vec::new(),
@@ -118,6 +122,7 @@ impl Plan {
             mover,
             incident_team: team_index("checkout"),
             adoption_team: team_index("payments"),
+            takeover,
             label_index: BTreeMap::new(),
         };
         let email = |p: usize| org.people[p].email.clone();
@@ -136,6 +141,7 @@ impl Plan {
         plan.add("new_account_sweep", "attack", NEW_ACCOUNT.to_owned(), "a brand-new account, in no group, sweeps namespaces of several teams: lists, reads secrets, execs");
         plan.add("quiet_newcomer", "attack", QUIET_NEWCOMER.to_owned(), "a new account in no group that works like a developer for two days but lists and reads secrets, configmaps and services in a few teams' namespaces and opens one shell");
         plan.add("contractor_exfil", "attack", CONTRACTOR_EXFIL.to_owned(), "a new contractor account in no group that works like the data platform team for three days, then, from the same address, lists and reads secrets and configmaps in the payments team's namespaces");
+        plan.add("session_takeover", "attack", email(takeover), "someone else works in a frontend or checkout engineer's session for under an hour, at their usual hour, from their address and client: an ordinary number of calls, but the data platform team's S3, Athena and Glue routine");
         plan.add(
             "contractor_onboarding",
             "benign",
@@ -808,6 +814,7 @@ pub fn emit_day(
         emit.tag_since(mark, plan.label("slow_and_low", &person.email));
     }
     subtle_scenarios(emit, plan, day0, day);
+    session_takeover(emit, org, plan, day0, day);
     if day == s + 1 {
         // Incident: the whole checkout team, 5-8x their usual, for three hours.
         let team = plan.incident_team;
@@ -931,6 +938,36 @@ fn subtle_scenarios(emit: &mut Emit, plan: &mut Plan, day0: i64, day: i64) {
         }
         emit.tag_since(mark, plan.label(scenario, user));
     }
+}
+
+/// Someone else at a person's keyboard: the data platform team's routine,
+/// at the person's usual hour and volume, from their address and client.
+/// Its own random stream, so the other scenarios' events are as they were.
+fn session_takeover(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day: i64) {
+    if day != plan.s + 2 {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7a4e_0fe7 ^ day as u64);
+    let rng = &mut rng;
+    let person = &org.people[plan.takeover];
+    let team = &TEAMS[team_index("data-platform")];
+    let mark = emit.len();
+    let mut t = local_in_day(person, day0, person.start_hour + 1.0);
+    for _ in 0..rng.random_range(20..35) {
+        t += rng.random_range(30_000_000..150_000_000);
+        let action = weighted(rng, team.aws_actions);
+        let bucket = team.buckets[rng.random_range(0..team.buckets.len())];
+        emit.aws(
+            t,
+            &person.email,
+            "aws",
+            action,
+            &format!("arn:aws:s3:::{bucket}"),
+            &person.ips[0],
+            &person.aws_ua,
+        );
+    }
+    emit.tag_since(mark, plan.label("session_takeover", &person.email));
 }
 
 /// One kubectl call by an account in no group, from a Linux workstation,
