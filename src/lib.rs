@@ -27,6 +27,7 @@ pub mod intern;
 pub mod lake;
 pub mod logging;
 pub mod models;
+pub mod normalise;
 pub mod outliers;
 pub mod pipeline;
 pub mod sample;

@@ -254,7 +254,13 @@ impl Emit {
         let mut row = Self::base(t, user, "gcloud", action, "gcp_audit");
         row.target = Some(target.to_owned());
         row.src_ip = Some(ip.to_owned());
-        row.user_agent = Some(ua.to_owned());
+        // As real gcloud does: a fresh invocation id on every command (from
+        // the call itself, so no random draw moves).
+        let key = |salt: u64| {
+            let bytes = user.bytes().chain(t.to_le_bytes()).chain(action.bytes());
+            crate::hash::fnv1a(crate::hash::FNV_BASIS ^ salt, bytes)
+        };
+        row.user_agent = Some(format!("{ua} invocation-id/{:016x}{:016x}", key(0), key(1)));
         row.account_id = Some(project.to_owned());
         self.rows.push(row);
     }

@@ -21,6 +21,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "stats",
             "hash",
             "intern",
+            "normalise",
             "schema",
             "sensitivity",
             "window",

@@ -31,6 +31,14 @@ fn the_embedded_sample_lake_ranks_every_attack_in_the_top_20_with_ap_at_least_0_
         "an analyst's day, not a flood: {}",
         findings.len()
     );
+    // Every gcloud call in the lake carries a fresh invocation id, as real
+    // ones do; normalised away, no user agent is first-seen for it.
+    let df = super::support::findings(out.path());
+    for row in 0..df.height() {
+        for reason in list_strings(&df, "reasons", row) {
+            assert!(!reason.contains("invocation-id"), "{reason}");
+        }
+    }
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! scattered into partitions of a few dozen identities each, and each
 //! partition is folded with maps small enough to stay in cache.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -11,6 +13,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::dedup::{event_id_hashes, Duplicates};
 use crate::activity::{Attr, BreadthKind, Kind, PerBreadth, Quality};
 use crate::lake::T;
+use crate::normalise;
 use crate::schema::*;
 use crate::window::{day_start, Bucket, Window, MICROS_PER_DAY};
 
@@ -68,18 +71,18 @@ struct SignatureColumns {
 
 impl SignatureColumns {
     fn read<'a>(df: &'a DataFrame, names: &mut LocalNames<'a>) -> PolarsResult<Self> {
-        let mut ids = |name: &str| -> PolarsResult<Vec<u32>> {
-            Ok(column_ids(df.column(name)?.str()?, names))
+        let mut ids = |name: &str, normalise: Normalise| -> PolarsResult<Vec<u32>> {
+            Ok(column_ids(df.column(name)?.str()?, names, normalise))
         };
         Ok(SignatureColumns {
-            tool: ids(TOOL)?,
-            action: ids(ACTION)?,
-            namespace: ids(NAMESPACE)?,
-            target: ids(TARGET)?,
-            src_ip: ids(SRC_IP)?,
-            user_agent: ids(USER_AGENT)?,
-            pod: ids(POD)?,
-            account: ids(ACCOUNT_ID)?,
+            tool: ids(TOOL, as_is)?,
+            action: ids(ACTION, as_is)?,
+            namespace: ids(NAMESPACE, as_is)?,
+            target: ids(TARGET, as_is)?,
+            src_ip: ids(SRC_IP, as_is)?,
+            user_agent: ids(USER_AGENT, normalise::user_agent)?,
+            pod: ids(POD, normalise::pod)?,
+            account: ids(ACCOUNT_ID, as_is)?,
         })
     }
 
@@ -127,21 +130,32 @@ pub struct SeenAcc {
     pub n_window: u32,
 }
 
-/// Borrowed-string interning for one day's rows.
+/// String interning for one day's rows: borrowed from the frame, owned only
+/// where normalising changed a value.
 #[derive(Default)]
 struct LocalNames<'a> {
-    ids: FxHashMap<&'a str, u32>,
-    names: Vec<&'a str>,
+    ids: FxHashMap<Cow<'a, str>, u32>,
+    names: Vec<Cow<'a, str>>,
 }
 
 impl<'a> LocalNames<'a> {
-    fn id(&mut self, s: &'a str) -> u32 {
+    fn id(&mut self, s: Cow<'a, str>) -> u32 {
+        if let Some(id) = self.ids.get(&s) {
+            return *id;
+        }
         let next = self.names.len() as u32;
-        *self.ids.entry(s).or_insert_with(|| {
-            self.names.push(s);
-            next
-        })
+        self.names.push(s.clone());
+        self.ids.insert(s, next);
+        next
     }
+}
+
+/// How a column's values are interned: as they are, or normalised
+/// (`crate::normalise`).
+type Normalise = for<'s> fn(&'s str) -> Cow<'s, str>;
+
+fn as_is(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
 /// Partitions a day's rows are folded in: enough that each holds a few
@@ -177,9 +191,9 @@ pub fn fold_day(
 ) -> PolarsResult<DayAggregate> {
     let day0 = day_start(date);
     let mut names = LocalNames::default();
-    let users = column_ids(df.column(USER)?.str()?, &mut names);
+    let users = column_ids(df.column(USER)?.str()?, &mut names, as_is);
     let columns = SignatureColumns::read(df, &mut names)?;
-    let sources = column_ids(df.column(SOURCE)?.str()?, &mut names);
+    let sources = column_ids(df.column(SOURCE)?.str()?, &mut names, as_is);
     let event_ids = df.column(EVENT_ID)?.str()?;
     let event_hashes = event_id_hashes(event_ids);
     let times = df.column(T)?.i64()?;
@@ -237,7 +251,7 @@ pub fn fold_day(
         fold.drain_into(&mut out);
     }
     out.quality = quality;
-    out.names = names.names.iter().map(|s| (*s).to_owned()).collect();
+    out.names = names.names.iter().map(|s| s.to_string()).collect();
     Ok(out)
 }
 
@@ -246,7 +260,7 @@ struct PartitionFold<'a> {
     groups: &'a ListChunked,
     /// Per frame row: whether it asserts any group.
     asserts: &'a [bool],
-    names: &'a [&'a str],
+    names: &'a [Cow<'a, str>],
     duplicates: Duplicates<'a>,
     /// (user, bucket, tool, action) -> events.
     counts: FxHashMap<(u32, i64, u32, u32), u32>,
@@ -263,7 +277,7 @@ impl<'a> PartitionFold<'a> {
         event_ids: &'a StringChunked,
         groups: &'a ListChunked,
         asserts: &'a [bool],
-        names: &'a [&'a str],
+        names: &'a [Cow<'a, str>],
     ) -> Self {
         PartitionFold {
             groups,
@@ -330,7 +344,7 @@ impl<'a> PartitionFold<'a> {
             if id == NONE {
                 ""
             } else {
-                self.names[id as usize]
+                self.names[id as usize].as_ref()
             }
         };
         let s = r.signature;
@@ -425,14 +439,20 @@ impl<'a> PartitionFold<'a> {
 /// decode into repeated 16-byte views, so a value is looked up by its view
 /// first (cheap, a small table) and by its string only for a view not seen
 /// before in this chunk.
-fn column_ids<'a>(ca: &'a StringChunked, names: &mut LocalNames<'a>) -> Vec<u32> {
+fn column_ids<'a>(
+    ca: &'a StringChunked,
+    names: &mut LocalNames<'a>,
+    normalise: Normalise,
+) -> Vec<u32> {
     let mut ids = Vec::with_capacity(ca.len());
     for array in ca.downcast_iter() {
         let mut by_view: FxHashMap<u128, u32> = FxHashMap::default();
         for (view, value) in array.views().iter().zip(array.iter()) {
             ids.push(match value {
                 None => NONE,
-                Some(s) => *by_view.entry(view.as_u128()).or_insert_with(|| names.id(s)),
+                Some(s) => *by_view
+                    .entry(view.as_u128())
+                    .or_insert_with(|| names.id(normalise(s))),
             });
         }
     }
