@@ -17,7 +17,9 @@
 # release). LAKEHOUND_BENCH_VENV: Python venv with pyarrow for the stripped
 # copies (default ~/.cache/lakehound-bench-venv). LAKEHOUND_RUN_ARGS: extra
 # `run` arguments, e.g. "--models DIR" to measure a detector's effect by
-# leaving its model file out.
+# leaving its model file out. LAKEHOUND_SAMPLE_ARGS: extra `sample` arguments,
+# e.g. "--attacks randomised" for the second attack library (give it its own
+# LAKEHOUND_DET: lakes are reused by seed).
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -45,7 +47,8 @@ lake_for() {  # seed variant -> lake dir, generated on first use
   local seed=$1 variant=$2 base=$root/lake-$1
   if [ ! -f "$base/sample.json" ]; then
     rm -rf "$base"
-    "$bin" sample --seed "$seed" --out "$base" >/dev/null 2>&1
+    # shellcheck disable=SC2086
+    "$bin" sample --seed "$seed" --out "$base" ${LAKEHOUND_SAMPLE_ARGS:-} >/dev/null 2>&1
   fi
   if [ "$variant" = groups ]; then echo "$base"; return; fi
   if [ ! -f "$base-nogroups/sample.json" ]; then

@@ -237,6 +237,7 @@ fn run_sample(args: &SampleArgs) -> Result<Outcome> {
         events: args.events,
         seed: args.seed,
         end: args.end,
+        attacks: args.attacks,
         ..Default::default()
     };
     let output = if args.raw {

@@ -219,6 +219,11 @@ pub struct SampleArgs {
     /// of lake partitions.
     #[arg(long)]
     pub raw: bool,
+    /// Which attacks to plant: `standard` (the scenarios in
+    /// sample-data/README.md) or `randomised` (ten per seed, drawn by
+    /// technique, cloud, actor, volume, time and duration).
+    #[arg(long, value_enum, default_value = "standard")]
+    pub attacks: crate::sample::AttackLibrary,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! (`scenarios.rs`). Output follows the lake contract, one partition per UTC
 //! day, generated and written one day at a time so memory stays flat.
 
+mod library;
 mod org;
 pub mod raw;
 mod scenarios;
@@ -59,6 +60,24 @@ pub enum SampleError {
     },
 }
 
+/// Which attacks a sample lake holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AttackLibrary {
+    /// The scenarios in `scenarios.rs`, written beside the detectors.
+    #[default]
+    Standard,
+    /// Ten attacks drawn per seed by `library.rs`: random techniques,
+    /// clouds, actors, volumes, times and durations.
+    Randomised,
+}
+
+impl AttackLibrary {
+    fn is_standard(&self) -> bool {
+        *self == AttackLibrary::Standard
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleOptions {
     /// Human identities; service and control-plane identities come on top.
@@ -71,6 +90,8 @@ pub struct SampleOptions {
     pub end: NaiveDate,
     /// The last days, holding the labelled scenarios.
     pub scoring_days: u32,
+    #[serde(skip_serializing_if = "AttackLibrary::is_standard")]
+    pub attacks: AttackLibrary,
 }
 
 impl Default for SampleOptions {
@@ -82,6 +103,7 @@ impl Default for SampleOptions {
             seed: 7,
             end: NaiveDate::from_ymd_opt(2026, 11, 8).expect("valid date"),
             scoring_days: 7,
+            attacks: AttackLibrary::Standard,
         }
     }
 }
@@ -416,6 +438,13 @@ pub fn generate_as(
     let first_day = opts.end - chrono::Days::new(u64::from(opts.days) - 1);
     let scoring_from = opts.end - chrono::Days::new(u64::from(opts.scoring_days) - 1);
     let mut plan = scenarios::Plan::new(&org, opts);
+    let randomised = match opts.attacks {
+        AttackLibrary::Standard => Vec::new(),
+        AttackLibrary::Randomised => {
+            let scoring_start = plan.scoring_start();
+            library::draw(&org, &mut plan, opts.seed, scoring_start)
+        }
+    };
     let whole_window_people = plan.whole_window_people(&org);
     let mut labels = scenarios::Labels::default();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -445,6 +474,7 @@ pub fn generate_as(
             &mut emit, &mut rng, &org, &mut plan, opts, day0, day_index, per_day,
         );
         scenarios::emit_day(&mut emit, &mut rng, &org, &mut plan, day0, day_index);
+        library::emit_day(&mut emit, &org, &randomised, day0, day_index);
 
         // Only events of this UTC date belong in this partition; a session
         // that runs past midnight is cut there.
@@ -754,6 +784,34 @@ mod tests {
         // 03:00-local scenario must not fall off its UTC partition.
         for seed in 4..8 {
             every_scenario_is_labelled(seed);
+        }
+    }
+
+    #[test]
+    fn the_randomised_library_plants_ten_labelled_attacks_and_no_standard_one() {
+        for seed in [1, 2, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = SampleOptions {
+                attacks: AttackLibrary::Randomised,
+                ..small(seed)
+            };
+            generate(&opts, dir.path()).unwrap();
+            let labels = crate::eval::read_labels(&dir.path().join("labels.csv")).unwrap();
+            let attacks: Vec<_> = labels.iter().filter(|l| l.kind == "attack").collect();
+            assert_eq!(attacks.len(), 10, "seed {seed}: {attacks:?}");
+            let standard = [
+                "volume_spike",
+                "secret_sweep",
+                "session_takeover",
+                "quiet_newcomer",
+            ];
+            assert!(attacks
+                .iter()
+                .all(|l| !standard.contains(&l.scenario.as_str())));
+            // Benign look-alikes are still there to be confused with.
+            assert!(labels.iter().any(|l| l.scenario == "team_incident_surge"));
+            let json = std::fs::read_to_string(dir.path().join("sample.json")).unwrap();
+            assert!(json.contains("\"attacks\": \"randomised\""), "{json}");
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Plan {
     adoption_team: usize,
     /// Whose session someone else uses for an hour.
     takeover: usize,
+    /// Whether the standard attacks are played (else `sample::library`'s).
+    pub standard: bool,
     label_index: BTreeMap<(&'static str, String), u16>,
 }
 
@@ -123,25 +125,28 @@ impl Plan {
             incident_team: team_index("checkout"),
             adoption_team: team_index("payments"),
             takeover,
+            standard: opts.attacks == super::AttackLibrary::Standard,
             label_index: BTreeMap::new(),
         };
         let email = |p: usize| org.people[p].email.clone();
-        plan.add("volume_spike", "attack", email(volume_spike), "about 50 kubectl exec sessions into the team's pods in one hour, by someone who almost never execs, with env/cat/curl inside");
-        plan.add("secret_sweep", "attack", email(secret_sweep), "lists and reads secrets across about 10 namespaces, mostly other teams', within half an hour");
-        plan.add("iam_persistence", "attack", email(iam_persistence), "a handful of IAM writes (CreateUser, CreateAccessKey, AttachUserPolicy, PutUserPolicy) by a developer who never does IAM, from their usual address in working hours");
-        plan.add("exfil_volume", "attack", email(exfil), "thousands of s3:GetObject over two hours across buckets, including other teams' buckets");
-        plan.add("stolen_ci_token", "attack", CI.to_owned(), "the CI deployer's token used from a laptop address with a human kubectl at 02:00 UTC: lists namespaces and secrets, reads secrets, execs");
-        plan.add(
-            "offhours_recon",
-            "attack",
-            email(offhours),
-            "about 60 get/list calls across namespaces, nodes and RBAC at 03:00 local time",
-        );
-        plan.add("slow_and_low", "attack", email(slow), "2-4 reads of other teams' secrets a day for six days, hidden in ordinary working sessions");
-        plan.add("new_account_sweep", "attack", NEW_ACCOUNT.to_owned(), "a brand-new account, in no group, sweeps namespaces of several teams: lists, reads secrets, execs");
-        plan.add("quiet_newcomer", "attack", QUIET_NEWCOMER.to_owned(), "a new account in no group that works like a developer for two days but lists and reads secrets, configmaps and services in a few teams' namespaces and opens one shell");
-        plan.add("contractor_exfil", "attack", CONTRACTOR_EXFIL.to_owned(), "a new contractor account in no group that works like the data platform team for three days, then, from the same address, lists and reads secrets and configmaps in the payments team's namespaces");
-        plan.add("session_takeover", "attack", email(takeover), "someone else works in a frontend or checkout engineer's session for under an hour, at their usual hour, from their address and client: an ordinary number of calls, but the data platform team's S3, Athena and Glue routine");
+        if plan.standard {
+            plan.add("volume_spike", "attack", email(volume_spike), "about 50 kubectl exec sessions into the team's pods in one hour, by someone who almost never execs, with env/cat/curl inside");
+            plan.add("secret_sweep", "attack", email(secret_sweep), "lists and reads secrets across about 10 namespaces, mostly other teams', within half an hour");
+            plan.add("iam_persistence", "attack", email(iam_persistence), "a handful of IAM writes (CreateUser, CreateAccessKey, AttachUserPolicy, PutUserPolicy) by a developer who never does IAM, from their usual address in working hours");
+            plan.add("exfil_volume", "attack", email(exfil), "thousands of s3:GetObject over two hours across buckets, including other teams' buckets");
+            plan.add("stolen_ci_token", "attack", CI.to_owned(), "the CI deployer's token used from a laptop address with a human kubectl at 02:00 UTC: lists namespaces and secrets, reads secrets, execs");
+            plan.add(
+                "offhours_recon",
+                "attack",
+                email(offhours),
+                "about 60 get/list calls across namespaces, nodes and RBAC at 03:00 local time",
+            );
+            plan.add("slow_and_low", "attack", email(slow), "2-4 reads of other teams' secrets a day for six days, hidden in ordinary working sessions");
+            plan.add("new_account_sweep", "attack", NEW_ACCOUNT.to_owned(), "a brand-new account, in no group, sweeps namespaces of several teams: lists, reads secrets, execs");
+            plan.add("quiet_newcomer", "attack", QUIET_NEWCOMER.to_owned(), "a new account in no group that works like a developer for two days but lists and reads secrets, configmaps and services in a few teams' namespaces and opens one shell");
+            plan.add("contractor_exfil", "attack", CONTRACTOR_EXFIL.to_owned(), "a new contractor account in no group that works like the data platform team for three days, then, from the same address, lists and reads secrets and configmaps in the payments team's namespaces");
+            plan.add("session_takeover", "attack", email(takeover), "someone else works in a frontend or checkout engineer's session for under an hour, at their usual hour, from their address and client: an ordinary number of calls, but the data platform team's S3, Athena and Glue routine");
+        }
         plan.add(
             "contractor_onboarding",
             "benign",
@@ -190,6 +195,16 @@ impl Plan {
                 ));
             }
         }
+    }
+
+    /// Registers an attack of another library; returns its label id.
+    pub(super) fn add_attack(
+        &mut self,
+        scenario: &'static str,
+        user: String,
+        description: String,
+    ) -> u16 {
+        self.add(scenario, "attack", user, &description)
     }
 
     fn add(
@@ -616,13 +631,13 @@ fn other_namespaces(org: &Org, person: usize, n: usize, rng: &mut ChaCha8Rng) ->
     ns
 }
 
-/// The scenario events of one day.
+/// The standard library's attacks of one day.
 ///
 /// Long on purpose: one block per labelled scenario, each a short script
 /// keyed by its day, in the order of the scenario list. The blocks draw
 /// from one seeded stream in this order, which is what makes a seed
 /// reproduce the committed sample lake.
-pub fn emit_day(
+fn standard_attacks(
     emit: &mut Emit,
     rng: &mut ChaCha8Rng,
     org: &Org,
@@ -813,8 +828,27 @@ pub fn emit_day(
         }
         emit.tag_since(mark, plan.label("slow_and_low", &person.email));
     }
+}
+
+/// The scenario events of one day: the standard attacks (unless the
+/// randomised library replaces them) and the benign look-alikes.
+pub fn emit_day(
+    emit: &mut Emit,
+    rng: &mut ChaCha8Rng,
+    org: &Org,
+    plan: &mut Plan,
+    day0: i64,
+    day: i64,
+) {
+    let s = plan.s;
+    let p = |i: usize| &org.people[i];
+    if plan.standard {
+        standard_attacks(emit, rng, org, plan, day0, day);
+    }
     subtle_scenarios(emit, plan, day0, day);
-    session_takeover(emit, org, plan, day0, day);
+    if plan.standard {
+        session_takeover(emit, org, plan, day0, day);
+    }
     if day == s + 1 {
         // Incident: the whole checkout team, 5-8x their usual, for three hours.
         let team = plan.incident_team;
@@ -864,7 +898,7 @@ fn subtle_scenarios(emit: &mut Emit, plan: &mut Plan, day0: i64, day: i64) {
     let s = plan.s;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5_0b71e ^ day as u64);
     let rng = &mut rng;
-    if day == s + 2 || day == s + 3 {
+    if plan.standard && (day == s + 2 || day == s + 3) {
         let mark = emit.len();
         let namespaces = [
             TEAMS[0].namespaces,
@@ -900,7 +934,7 @@ fn subtle_scenarios(emit: &mut Emit, plan: &mut Plan, day0: i64, day: i64) {
         (CONTRACTOR, "10.8.14.61", "contractor_onboarding"),
         (CONTRACTOR_EXFIL, "10.8.14.62", "contractor_exfil"),
     ] {
-        if !(s..s + 5).contains(&day) {
+        if !(s..s + 5).contains(&day) || (scenario == "contractor_exfil" && !plan.standard) {
             continue;
         }
         let mark = emit.len();
