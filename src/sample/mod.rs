@@ -262,6 +262,19 @@ impl Emit {
         self.rows.push(row);
     }
 
+    /// A person's own aws-cli call on an S3 bucket, from `ip`.
+    pub(crate) fn person_s3(
+        &mut self,
+        person: &org::Person,
+        t: i64,
+        action: &str,
+        bucket: &str,
+        ip: &str,
+    ) {
+        let target = format!("arn:aws:s3:::{bucket}");
+        self.aws(t, &person.email, "aws", action, &target, ip, &person.aws_ua);
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gcp(
         &mut self,

@@ -396,15 +396,7 @@ pub fn session(
             1 => {
                 let action = weighted(rng, team.aws_actions);
                 let bucket = team.buckets[rng.random_range(0..team.buckets.len())];
-                emit.aws(
-                    t,
-                    &person.email,
-                    "aws",
-                    action,
-                    &format!("arn:aws:s3:::{bucket}"),
-                    ip,
-                    &person.aws_ua,
-                );
+                emit.person_s3(person, t, action, bucket, ip);
             }
             _ => {
                 let action = weighted(rng, GCLOUD_COMMON);

@@ -763,15 +763,7 @@ fn standard_attacks(
                 "s3:GetObject"
             };
             let bucket = buckets[rng.random_range(0..buckets.len())];
-            emit.aws(
-                t,
-                &person.email,
-                "aws",
-                action,
-                &format!("arn:aws:s3:::{bucket}"),
-                &person.ips[0],
-                &person.aws_ua,
-            );
+            emit.person_s3(person, t, action, bucket, &person.ips[0]);
         }
         emit.tag_since(mark, plan.label("exfil_volume", &person.email));
 
@@ -991,15 +983,7 @@ fn session_takeover(emit: &mut Emit, org: &Org, plan: &mut Plan, day0: i64, day:
         t += rng.random_range(30_000_000..150_000_000);
         let action = weighted(rng, team.aws_actions);
         let bucket = team.buckets[rng.random_range(0..team.buckets.len())];
-        emit.aws(
-            t,
-            &person.email,
-            "aws",
-            action,
-            &format!("arn:aws:s3:::{bucket}"),
-            &person.ips[0],
-            &person.aws_ua,
-        );
+        emit.person_s3(person, t, action, bucket, &person.ips[0]);
     }
     emit.tag_since(mark, plan.label("session_takeover", &person.email));
 }
