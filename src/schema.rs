@@ -71,6 +71,7 @@ pub fn expected_type(column: &str) -> Option<DataType> {
     match column {
         EVENT_TIME => Some(event_time_type()),
         GROUPS => Some(groups_type()),
+        ACTING_AS => Some(DataType::String),
         c if REQUIRED_STRINGS.contains(&c) || OPTIONAL_STRINGS.contains(&c) => {
             Some(DataType::String)
         }

@@ -28,6 +28,10 @@ pub struct Rule {
     /// Substrings of targets the rule covers.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Whether the rule covers acting as another identity (Kubernetes
+    /// impersonation, a GCP service account acted through).
+    #[serde(default)]
+    pub acting_as: bool,
     /// MITRE ATT&CK technique id, `T1234` or `T1234.567`.
     pub technique: String,
     /// Exponent on a first-seen item's rarity; at least 1.
@@ -59,8 +63,8 @@ impl Sensitivity {
             if r.name.trim().is_empty() {
                 return bad("name must not be empty");
             }
-            if r.actions.is_empty() && r.targets.is_empty() {
-                return bad("needs at least one of actions, targets");
+            if r.actions.is_empty() && r.targets.is_empty() && !r.acting_as {
+                return bad("needs at least one of actions, targets, acting_as");
             }
             if r.actions.iter().chain(&r.targets).any(|p| p.is_empty()) {
                 return bad("an empty pattern would match everything");
@@ -83,6 +87,14 @@ impl Sensitivity {
     /// The heaviest rule covering `target` (ties: the longest pattern).
     pub fn target(&self, target: &str) -> Option<&Rule> {
         self.heaviest(target, |r| &r.targets)
+    }
+
+    /// The heaviest rule covering acting as another identity.
+    pub fn acting_as(&self) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| r.acting_as)
+            .max_by(|a, b| a.weight.total_cmp(&b.weight))
     }
 
     fn heaviest(&self, value: &str, patterns: impl Fn(&Rule) -> &Vec<String>) -> Option<&Rule> {
@@ -149,6 +161,10 @@ mod tests {
             Some("T1555.006")
         );
         assert_eq!(technique("list rolebindings"), Some("T1069.003"));
+        assert_eq!(
+            s.acting_as().map(|r| r.technique.as_str()),
+            Some("T1078.004")
+        );
         assert_eq!(
             s.techniques([
                 "get secrets",

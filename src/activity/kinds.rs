@@ -7,7 +7,7 @@ use std::ops::{Index, IndexMut};
 
 use serde::Serialize;
 
-use crate::schema::{ACCOUNT_ID, ACTION, NAMESPACE, POD, SRC_IP, TARGET, USER_AGENT};
+use crate::schema::{ACCOUNT_ID, ACTING_AS, ACTION, NAMESPACE, POD, SRC_IP, TARGET, USER_AGENT};
 
 /// A closed set of kinds, numbered `0..N` in `ALL` order.
 pub trait Kind: Copy + Eq + 'static {
@@ -77,6 +77,9 @@ pub enum Attr {
     Target,
     SrcIp,
     UserAgent,
+    /// The identity a call was made as (Kubernetes impersonation, a GCP
+    /// service account acted through): `ingest`'s `acting_as` column.
+    ActingAs,
 }
 
 impl Kind for Attr {
@@ -86,6 +89,7 @@ impl Kind for Attr {
         Attr::Target,
         Attr::SrcIp,
         Attr::UserAgent,
+        Attr::ActingAs,
     ];
     fn index(self) -> usize {
         self as usize
@@ -93,7 +97,7 @@ impl Kind for Attr {
 }
 
 /// One value per [`Attr`].
-pub type PerAttr<T> = PerKind<Attr, T, 5>;
+pub type PerAttr<T> = PerKind<Attr, T, 6>;
 
 impl Attr {
     pub fn column(self) -> &'static str {
@@ -103,6 +107,7 @@ impl Attr {
             Attr::Target => TARGET,
             Attr::SrcIp => SRC_IP,
             Attr::UserAgent => USER_AGENT,
+            Attr::ActingAs => ACTING_AS,
         }
     }
 
@@ -114,6 +119,7 @@ impl Attr {
             Attr::Target => "target",
             Attr::SrcIp => "source IP",
             Attr::UserAgent => "user agent",
+            Attr::ActingAs => "acting as",
         }
     }
 }

@@ -25,8 +25,8 @@ use crate::stats::{fisher, fmt_p};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoveltyParams {
-    /// Attributes to watch: action, namespace, target, src_ip, user_agent.
-    /// Default: all five.
+    /// Attributes to watch: action, namespace, target, src_ip, user_agent,
+    /// acting_as. Default: all six.
     #[serde(default = "default_attributes")]
     pub attributes: Vec<String>,
     /// Items whose adjusted p is above this are ordinary. Default: 0.2.
@@ -38,9 +38,16 @@ pub struct NoveltyParams {
 }
 
 fn default_attributes() -> Vec<String> {
-    ["action", "namespace", "target", "src_ip", "user_agent"]
-        .map(String::from)
-        .to_vec()
+    [
+        "action",
+        "namespace",
+        "target",
+        "src_ip",
+        "user_agent",
+        "acting_as",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 fn default_ignore_p() -> f64 {
     0.2
@@ -63,12 +70,13 @@ impl NoveltyParams {
                 "target" => Attr::Target,
                 "src_ip" => Attr::SrcIp,
                 "user_agent" => Attr::UserAgent,
+                "acting_as" => Attr::ActingAs,
                 other => {
                     return Err(ParamsError::new(
                         &name,
                         "attributes",
                         format!(
-                            "{other:?} is not one of action, namespace, target, src_ip, user_agent"
+                            "{other:?} is not one of action, namespace, target, src_ip, user_agent, acting_as"
                         ),
                     ))
                 }
@@ -143,6 +151,7 @@ impl FittedNovelty<'_> {
         match attr {
             Attr::Action => self.sensitivity.action(value),
             Attr::Target => self.sensitivity.target(value),
+            Attr::ActingAs => self.sensitivity.acting_as(),
             _ => None,
         }
     }

@@ -374,3 +374,47 @@ fn the_same_events_in_any_file_layout_give_the_same_findings() {
     assert_eq!(ma["quality"], mb["quality"]);
     assert_eq!(ma["quality"]["skipped_duplicates"], 1);
 }
+
+#[test]
+fn acting_as_a_cluster_admin_for_the_first_time_is_a_finding_naming_it() {
+    // user02 does its ordinary work on 2026-11-05, but impersonating a
+    // cluster admin, in a file of its own that carries `acting_as` (the
+    // other files of the lake have no such column).
+    // Forty people: in a smaller org nothing first-seen can look rare.
+    let lake = tempfile::tempdir().unwrap();
+    Org::of(9, 40, 1..3).write(lake.path());
+    let mut extra = Org::of(1, 0, 0..0);
+    let day = date("2026-11-05");
+    for i in 0..6 {
+        extra.push(
+            "user02@example.com",
+            "alpha",
+            micros(day, 11, i * 7),
+            "get pods",
+            "alpha-app",
+            "192.0.2.2",
+        );
+    }
+    let admin = "system:serviceaccount:kube-system:cluster-admin";
+    let mut df = super::fixture::frame(&extra.events);
+    df.with_column(Column::new(
+        "acting_as".into(),
+        vec![admin; extra.events.len()],
+    ))
+    .unwrap();
+    super::fixture::write_partition(lake.path(), day, "part-1.parquet", &mut df);
+    let out = tempfile::tempdir().unwrap();
+    let o = run_on(lake.path(), out.path(), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let found = findings(out.path());
+    let users = finding_users(out.path());
+    let row = users
+        .iter()
+        .position(|u| u == "user02@example.com")
+        .unwrap_or_else(|| panic!("impersonation is a finding: {users:?}"));
+    let reasons = list_strings(&found, "reasons", row).join(" | ");
+    assert!(
+        reasons.contains(&format!("acting as {admin} [sensitive: T1078.004]")),
+        "{reasons}"
+    );
+}

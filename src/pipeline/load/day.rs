@@ -32,6 +32,7 @@ struct Signature {
     user_agent: u32,
     pod: u32,
     account: u32,
+    acting_as: u32,
 }
 
 impl Signature {
@@ -43,6 +44,7 @@ impl Signature {
             Attr::Target => self.target,
             Attr::SrcIp => self.src_ip,
             Attr::UserAgent => self.user_agent,
+            Attr::ActingAs => self.acting_as,
         }
     }
 
@@ -67,6 +69,7 @@ struct SignatureColumns {
     user_agent: Vec<u32>,
     pod: Vec<u32>,
     account: Vec<u32>,
+    acting_as: Vec<u32>,
 }
 
 impl SignatureColumns {
@@ -83,6 +86,7 @@ impl SignatureColumns {
             user_agent: ids(USER_AGENT, normalise::user_agent)?,
             pod: ids(POD, normalise::pod)?,
             account: ids(ACCOUNT_ID, as_is)?,
+            acting_as: ids(ACTING_AS, as_is)?,
         })
     }
 
@@ -96,6 +100,7 @@ impl SignatureColumns {
             user_agent: self.user_agent[row],
             pod: self.pod[row],
             account: self.account[row],
+            acting_as: self.acting_as[row],
         }
     }
 }
@@ -339,7 +344,7 @@ impl<'a> PartitionFold<'a> {
     }
 
     /// What a row says, as text: copies of one event are ordered by it.
-    fn content(&self, r: &Row) -> (i64, [&'a str; 8]) {
+    fn content(&self, r: &Row) -> (i64, [&'a str; 9]) {
         let text = |id: u32| {
             if id == NONE {
                 ""
@@ -359,6 +364,7 @@ impl<'a> PartitionFold<'a> {
                 s.user_agent,
                 s.pod,
                 s.account,
+                s.acting_as,
             ]
             .map(text),
         )

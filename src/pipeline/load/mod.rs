@@ -20,9 +20,9 @@ use crate::schema::*;
 use crate::window::{Bucket, Window};
 
 /// Columns the aggregation reads.
-const SCAN_COLUMNS: [&str; 12] = [
+const SCAN_COLUMNS: [&str; 13] = [
     USER, TOOL, ACTION, SOURCE, EVENT_ID, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
-    GROUPS,
+    ACTING_AS, GROUPS,
 ];
 
 /// What loading found: the activity, and the files whose data could not be
