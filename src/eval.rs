@@ -18,7 +18,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lake::{FINDINGS_FILE, SCORES_FILE};
+use crate::lake::{read_output, FINDINGS_FILE, SCORES_FILE};
 
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -223,11 +223,13 @@ fn read_rows<T>(path: &Path, read: impl Fn(&DataFrame) -> PolarsResult<Vec<T>>) 
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let df = ParquetReader::new(file).finish().map_err(err)?;
+    if !path.is_file() {
+        return Err(Error::NoFindings {
+            path: path.to_path_buf(),
+            reason: "no such file".into(),
+        });
+    }
+    let df = read_output(path).map_err(err)?;
     read(&df).map_err(err)
 }
 

@@ -10,7 +10,7 @@ pub mod read;
 pub mod write;
 
 pub use partitions::{discover, partition_dir, LakeFiles, PartitionFile, Problem};
-pub use read::{events_frame, MISPLACED, T};
+pub use read::{events_frame, read_output, MISPLACED, T};
 pub use write::{atomic_write, write_parquet};
 
 /// A run's findings, in its window's result folder.

@@ -117,3 +117,9 @@ pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Res
 fn is_transient(err: &PolarsError) -> bool {
     polars_fault(err) == Fault::Transient
 }
+
+/// A whole Parquet file lakehound wrote (findings, scores), read into memory.
+pub fn read_output(path: &std::path::Path) -> PolarsResult<DataFrame> {
+    let file = std::fs::File::open(path)?;
+    ParquetReader::new(file).finish()
+}

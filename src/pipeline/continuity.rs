@@ -18,7 +18,7 @@ use polars::prelude::*;
 use tracing::warn;
 
 use super::rank::Finding;
-use crate::lake::FINDINGS_FILE;
+use crate::lake::{read_output, FINDINGS_FILE};
 use crate::window::{Window, MICROS_PER_DAY};
 
 /// How long after an identity's earlier finding a new one still continues it.
@@ -121,8 +121,7 @@ fn window_end(name: &str) -> Option<i64> {
 }
 
 fn read(path: &Path) -> PolarsResult<Vec<(String, Earlier)>> {
-    let file = std::fs::File::open(path)?;
-    let df = ParquetReader::new(file).finish()?;
+    let df = read_output(path)?;
     let user = df.column("user")?.str()?;
     let id = df.column("finding_id")?.str()?;
     let start = df.column("window_start")?.cast(&DataType::Int64)?;
