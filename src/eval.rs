@@ -8,8 +8,8 @@
 //! every other finding counts as a false positive.
 //!
 //! An `--out` folder of daily runs is evaluated as one ranking: every
-//! window's findings pooled and ordered by score, as an analyst working
-//! through a week of mornings would meet them.
+//! window's findings pooled and ordered by p-value (the score's order), as
+//! an analyst working through a week of mornings would meet them.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub struct RankedFinding {
     pub end: i64,
     pub score: f64,
     /// The combined p-value behind the score; it orders findings whose
-    /// scores both round to 100.
+    /// scores are both exactly 100.0 in f64 (p below about 1e-165).
     pub p_value: f64,
 }
 
@@ -54,7 +54,8 @@ pub struct Report {
     /// a benign label and no attack.
     pub benign_in_top: usize,
     /// Per attack found: the span of its first matching finding over the
-    /// attack's own span (at least one bucket), in label order.
+    /// attack's own span, in label order (the sample generator's labels are
+    /// whole hours, so at least one default bucket).
     pub span_ratios: Vec<f64>,
 }
 

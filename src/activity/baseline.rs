@@ -316,7 +316,7 @@ impl WindowActivity {
 /// second half), so its new values there are habit, not arrival.
 fn settled_by(activity: &Activity, late_start: i64) -> Vec<bool> {
     let mut settled = vec![false; activity.users.len()];
-    for r in activity.breadth.iter().filter(|r| r.day < late_start) {
+    for r in activity.counts.iter().filter(|r| r.bucket < late_start) {
         settled[r.user as usize] = true;
     }
     settled

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
-use crate::activity::baseline::{Baselines, WindowActivity};
+use crate::activity::baseline::{Baselines, PeerView, UserBaseline, WindowActivity};
 use crate::activity::CountRow;
 use crate::stats::{fmt_p, P_FLOOR};
 use crate::window::fmt_time;
@@ -119,13 +119,49 @@ const UNSEEN_EVENTS: f64 = 0.5;
 /// Actions a reason names.
 const SHOWN_ACTIONS: usize = 3;
 
-/// One identity's action distribution, smoothed, beside the org's.
-struct Mix<'a, 'b> {
-    f: &'a FittedMix<'b>,
-    user: u32,
+/// One identity's action distribution, smoothed, beside the org's; event
+/// totals and the log ratio's moments over its own actions are worked out
+/// once per identity, not per bucket.
+struct Mix<'a> {
+    f: &'a FittedMix<'a>,
+    own: &'a UserBaseline,
+    peers: PeerView<'a>,
+    own_events: f64,
+    peer_events: f64,
+    /// Σ p, Σ p x, Σ p x² over the identity's baseline actions.
+    moments: [f64; 3],
 }
 
-impl Mix<'_, '_> {
+impl<'a> Mix<'a> {
+    fn new(f: &'a FittedMix<'a>, user: u32) -> Mix<'a> {
+        let peers = f.b.peers_of(user);
+        let own = &f.b.users[user as usize];
+        let mut mix = Mix {
+            f,
+            own,
+            own_events: own.events(),
+            peer_events: peers.events(),
+            peers,
+            moments: [0.0; 3],
+        };
+        // Sorted, so the sums are the same on every run.
+        let mut own_actions: Vec<u32> = own.action_counts.keys().copied().collect();
+        own_actions.sort_unstable();
+        mix.moments = mix.moments_of(own_actions);
+        mix
+    }
+
+    fn moments_of(&self, actions: impl IntoIterator<Item = u32>) -> [f64; 3] {
+        let mut m = [0.0; 3];
+        for a in actions {
+            let (p, x) = (self.own(a), self.ratio(a));
+            m[0] += p;
+            m[1] += p * x;
+            m[2] += p * x * x;
+        }
+        m
+    }
+
     /// One event's log ratio `ln(org(a) / own(a))`.
     fn ratio(&self, a: u32) -> f64 {
         (self.org(a) / self.own(a)).ln()
@@ -137,35 +173,26 @@ impl Mix<'_, '_> {
     }
 
     fn peers(&self, a: u32) -> f64 {
-        let peers = self.f.b.peers_of(self.user);
         let m = self.f.params.prior_events;
-        (peers.action_count(a) + m * self.org(a)) / (peers.events() + m)
+        (self.peers.action_count(a) + m * self.org(a)) / (self.peer_events + m)
     }
 
     fn own(&self, a: u32) -> f64 {
-        let own = &self.f.b.users[self.user as usize];
         let m = self.f.params.prior_events;
-        (own.action_count(a) as f64 + m * self.peers(a)) / (own.events() + m)
+        (self.own.action_count(a) as f64 + m * self.peers(a)) / (self.own_events + m)
     }
 
-    /// One event's log ratio `ln(org / own)`: its mean and variance when the
-    /// event is drawn from the identity's own mix, over the actions the
-    /// identity or its bucket holds (the rest of the mass, spread thin over
-    /// what peers do, is left out: it moves neither much).
-    fn null(&self, extra: &[u32]) -> (f64, f64) {
-        let own = &self.f.b.users[self.user as usize];
-        let mut actions: Vec<u32> = own.action_counts.keys().copied().collect();
-        actions.extend(extra);
-        actions.sort_unstable();
-        actions.dedup();
-        let (mut mass, mut sum, mut sq) = (0.0, 0.0, 0.0);
-        for a in actions {
-            let p = self.own(a);
-            let x = self.ratio(a);
-            mass += p;
-            sum += p * x;
-            sq += p * x * x;
-        }
+    /// One event's log ratio: its mean and variance when the event is drawn
+    /// from the identity's own mix, over the actions the identity or the
+    /// bucket holds (the rest of the mass, spread thin over what peers do,
+    /// is left out: it moves neither much).
+    fn null(&self, bucket_actions: &[u32]) -> (f64, f64) {
+        let extra = bucket_actions
+            .iter()
+            .copied()
+            .filter(|a| !self.own.action_counts.contains_key(a));
+        let more = self.moments_of(extra);
+        let [mass, sum, sq] = [0, 1, 2].map(|k| self.moments[k] + more[k]);
         if mass <= 0.0 {
             return (0.0, 0.0);
         }
@@ -174,13 +201,14 @@ impl Mix<'_, '_> {
     }
 }
 
-impl FittedMix<'_> {
-    fn score_bucket(&self, user: u32, bucket: i64, rows: &[&CountRow]) -> Option<Evidence> {
-        let n: u32 = rows.iter().map(|r| r.n).sum();
-        if n < self.params.min_events {
-            return None;
-        }
-        let mix = Mix { f: self, user };
+impl<'a> FittedMix<'a> {
+    /// One bucket of `n` events (at least `min_events`).
+    fn score_bucket(
+        &self,
+        mix: &Mix,
+        (user, bucket, n): (u32, i64, u32),
+        rows: &[CountRow],
+    ) -> Option<Evidence> {
         let mut weigh: Vec<(u32, u32, f64)> = rows
             .iter()
             .map(|r| (r.action, r.n, f64::from(r.n) * mix.ratio(r.action)))
@@ -258,17 +286,24 @@ impl Fitted for FittedMix<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
         let mut out = Vec::new();
         for (user, rows) in w.counts.iter().enumerate() {
+            let user = user as u32;
+            // Built on the identity's first bucket big enough to score.
+            let mut mix: Option<Mix> = None;
             let mut start = 0;
             while start < rows.len() {
                 let bucket = rows[start].bucket;
-                let end = start
-                    + rows[start..]
-                        .iter()
-                        .take_while(|r| r.bucket == bucket)
-                        .count();
-                let in_bucket: Vec<&CountRow> = rows[start..end].iter().collect();
-                out.extend(self.score_bucket(user as u32, bucket, &in_bucket));
-                start = end;
+                let len = rows[start..]
+                    .iter()
+                    .take_while(|r| r.bucket == bucket)
+                    .count();
+                let in_bucket = &rows[start..start + len];
+                start += len;
+                let n: u32 = in_bucket.iter().map(|r| r.n).sum();
+                if n < self.params.min_events {
+                    continue;
+                }
+                let mix = mix.get_or_insert_with(|| Mix::new(self, user));
+                out.extend(self.score_bucket(mix, (user, bucket, n), in_bucket));
             }
         }
         Ok(out)

@@ -6,12 +6,13 @@
 //! the same `--out` that ended at most [`CONTINUE_GAP`] before this window
 //! starts (only their folders are opened, found by name). A finding of an
 //! identity whose earlier finding ended at most `CONTINUE_GAP` before this
-//! one starts continues it: it takes the earlier `finding_id` and
-//! `first_seen`, and its status is `continuing`. Otherwise it is `new`, and
+//! one starts continues it (only the identity's earliest finding of the
+//! run; a second episode the same day is new): it takes the earlier
+//! `finding_id` and `first_seen`, and its status is `continuing`. Otherwise it is `new`, and
 //! `first_seen` is its own start. `last_seen` is always its own end. Reruns
 //! are idempotent: a window never links to itself or to a later one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -53,15 +54,26 @@ struct Earlier {
 /// convenience, never a reason to fail the run.
 pub fn link(findings: &mut [Finding], out: &Path, window: &Window) {
     let earlier = earlier_findings(out, window);
-    for f in findings.iter_mut() {
-        match earlier
+    // Only an identity's earliest finding of this run can continue an
+    // earlier one: a second episode today is a finding of its own.
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&findings[a].user, findings[a].window_start)
+            .cmp(&(&findings[b].user, findings[b].window_start))
+    });
+    let mut linked: HashSet<String> = HashSet::new();
+    for i in order {
+        let f = &mut findings[i];
+        let continues = earlier
             .get(&f.user)
             .filter(|e| e.end >= f.window_start - CONTINUE_GAP)
-        {
+            .filter(|_| !linked.contains(&f.user));
+        match continues {
             Some(e) => {
                 f.finding_id = e.finding_id.clone();
                 f.first_seen = e.first_seen;
                 f.status = Status::Continuing;
+                linked.insert(f.user.clone());
             }
             None => {
                 f.first_seen = f.window_start;
@@ -186,13 +198,20 @@ mod tests {
         let second = run(
             out.path(),
             &tue,
-            vec![at(&tue, "ana", 0, 2), at(&tue, "bo", 0, 1)],
+            vec![
+                at(&tue, "ana", 0, 2),
+                at(&tue, "bo", 0, 1),
+                at(&tue, "ana", 15, 16),
+            ],
         );
         assert_eq!(second[0].status, Status::Continuing);
         assert_eq!(second[0].finding_id, first[0].finding_id);
         assert_eq!(second[0].first_seen, first[0].window_start);
         assert_eq!(second[0].last_seen, second[0].window_end);
         assert_eq!(second[1].status, Status::New);
+        // Ana's afternoon is another episode: new, with its own id.
+        assert_eq!(second[2].status, Status::New);
+        assert_eq!(second[2].finding_id, "ana-15");
         // Thursday is more than a day after Tuesday's finding: new again.
         let fourth = run(out.path(), &thu, vec![at(&thu, "ana", 9, 10)]);
         assert_eq!(fourth[0].status, Status::New);

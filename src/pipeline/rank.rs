@@ -88,8 +88,8 @@ pub fn top_findings(
     }
     let total = candidates.len();
     candidates.retain(|f| f.score >= options.min_score);
-    // By p-value: the score is the same order but rounds to 100 in f64
-    // below p = 1e-30, where several findings would tie.
+    // By p-value: the score is the same order but is exactly 100.0 in f64
+    // below about p = 1e-165, where several findings would tie.
     candidates.sort_by(|a, b| {
         a.p_value
             .total_cmp(&b.p_value)

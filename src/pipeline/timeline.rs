@@ -67,7 +67,11 @@ pub fn bucket_scores(
         }
         for (bucket, n) in events {
             let here = carried.get(&(user as u32, bucket));
-            let ps: Vec<f64> = here.map_or(Vec::new(), |h| h.values().map(|x| x.0).collect());
+            // In detector order, so the combined p is the same on every run.
+            let mut ps: Vec<(usize, f64)> =
+                here.map_or(Vec::new(), |h| h.iter().map(|(d, x)| (*d, x.0)).collect());
+            ps.sort_by_key(|(d, _)| *d);
+            let ps: Vec<f64> = ps.into_iter().map(|(_, p)| p).collect();
             let top = here
                 .and_then(|h| {
                     h.iter()

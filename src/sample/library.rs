@@ -5,8 +5,10 @@
 //! on a cloud that has it (Kubernetes, AWS, GCP), by an actor of a random
 //! kind (an engineer, a CI role, a bot), with a random volume (3 to 300
 //! calls, log-uniform), start (any hour of the scoring week), duration (5
-//! minutes to 6 hours) and, one time in five, spread over 2-5 days. Source
-//! addresses and clients are the actor's own or new ones, by a coin.
+//! minutes to 6 hours) and, one time in five, spread over 2-5 days. An
+//! engineer works from their own address and clients or, by a coin, from a
+//! new address with a generic client; a service identity always uses a
+//! hand-run client (its own address or a new one).
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
