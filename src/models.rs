@@ -66,7 +66,7 @@ pub const BUILTIN_SENSITIVITY: &str = include_str!("../models/sensitivity.toml")
 /// The shipped `models/`, compiled into the binary, so an installed or
 /// containerised `lakehound` runs without its checkout. `--models DIR`
 /// replaces them.
-pub const BUILTIN_MODELS: [(&str, &str); 6] = [
+pub const BUILTIN_MODELS: [(&str, &str); 7] = [
     ("breadth.toml", include_str!("../models/breadth.toml")),
     (
         "command_mix.toml",
@@ -75,6 +75,10 @@ pub const BUILTIN_MODELS: [(&str, &str); 6] = [
     (
         "count_spike.toml",
         include_str!("../models/count_spike.toml"),
+    ),
+    (
+        "first_sensitive.toml",
+        include_str!("../models/first_sensitive.toml"),
     ),
     (
         "isolation_forest.toml",

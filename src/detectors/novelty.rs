@@ -4,13 +4,16 @@
 //!
 //! Per item, `p = sqrt(peer share × org share)` (shares smoothed by half an
 //! identity), so a namespace the whole team adopted this week, or an action
-//! every peer of a new hire does, is not evidence. It is then multiplied by
+//! every peer of a new hire does, is not evidence. A sensitive value
+//! (`models/sensitivity.toml`) must be rare in both: `peer share × org share`. It is then multiplied by
 //! `1 + λ`, where λ is how many new values of that kind the identity usually
 //! meets in as many active days (people who deploy meet new pods daily).
 //! Sensitive actions and targets (`models/sensitivity.toml`) count more:
 //! `p^weight` of the heaviest rule covering them. The kept
 //! items of one identity combine with Fisher's method into one piece of
-//! evidence spanning them.
+//! evidence spanning them. The shipped models run it twice (`items`):
+//! `novelty` on ordinary values, `first_sensitive` on sensitive ones, so
+//! each is calibrated on days like its own.
 
 use std::sync::Arc;
 
@@ -35,6 +38,34 @@ pub struct NoveltyParams {
     /// Report evidence with p below this. Default: 1e-3.
     #[serde(default = "default_report_p")]
     pub report_p: f64,
+    /// Which first-seen values this detector weighs: `all`, `ordinary`
+    /// (none a sensitivity rule covers) or `sensitive` (only those). The
+    /// shipped models split them into two detectors, so each is calibrated
+    /// on its own: ordinary novelty is common on ordinary days (new pods, new
+    /// namespaces) and would otherwise set the bar for a first IAM write.
+    /// Default: all.
+    #[serde(default)]
+    pub items: Items,
+}
+
+/// The first-seen values a novelty detector weighs (see `NoveltyParams::items`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Items {
+    #[default]
+    All,
+    Ordinary,
+    Sensitive,
+}
+
+impl Items {
+    fn admits(self, rule: Option<&Rule>) -> bool {
+        match self {
+            Items::All => true,
+            Items::Ordinary => rule.is_none(),
+            Items::Sensitive => rule.is_some(),
+        }
+    }
 }
 
 fn default_attributes() -> Vec<String> {
@@ -178,8 +209,19 @@ impl FittedNovelty<'_> {
         let org_share = (org_touch as f64 + SMOOTHING) / (identities as f64 + 1.0).max(2.0);
         let lambda = self.habitual_rate(user, seen.attr) * active_days;
         let value = self.b.values.name(seen.value);
-        let mut p = ((peer_share * org_share).sqrt() * (1.0 + lambda)).min(1.0);
         let rule = self.rule(seen.attr, value);
+        if !self.params.items.admits(rule) {
+            return None;
+        }
+        // A sensitive value has to be rare among the peers and in the org
+        // both, so its rarity is the product of the two shares; any other
+        // value's is their geometric mean (either may vouch for it).
+        let rarity = if rule.is_some() {
+            peer_share * org_share
+        } else {
+            (peer_share * org_share).sqrt()
+        };
+        let mut p = (rarity * (1.0 + lambda)).min(1.0);
         if let Some(rule) = rule {
             p = p.powf(rule.weight);
         }
@@ -282,10 +324,14 @@ mod tests {
     }
 
     fn detector() -> Novelty {
+        detector_of("")
+    }
+
+    fn detector_of(params: &str) -> Novelty {
         let table =
             crate::sensitivity::Sensitivity::parse(include_str!("../../models/sensitivity.toml"))
                 .unwrap();
-        toml::from_str::<NoveltyParams>("")
+        toml::from_str::<NoveltyParams>(params)
             .unwrap()
             .check("novelty".into(), Arc::new(table))
             .unwrap()
@@ -343,6 +389,32 @@ mod tests {
             .seen("ana", Attr::Namespace, "shared-ns", t, (0, 2))
             .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default());
         assert!(evidence_of(lake, "ana").is_empty());
+    }
+
+    #[test]
+    fn ordinary_and_sensitive_detectors_each_weigh_only_their_own_values() {
+        let t = at(WINDOW_DAY + 1, 15);
+        let lake = || {
+            team("shared")
+                .count("ana", t, "get secrets", 4)
+                .seen("ana", Attr::Action, "get secrets", t, (0, 4))
+                .seen("ana", Attr::Namespace, "nobody-else-ns", t, (0, 4))
+                .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default())
+        };
+        let reasons = |items: &str| {
+            // One new namespace is weak: report whatever is kept.
+            let d = detector_of(&format!("items = \"{items}\"\nreport_p = 0.5"));
+            super::super::evidence_of(&d, lake(), "ana")
+                .into_iter()
+                .map(|e| e.reason)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let (sensitive, ordinary) = (reasons("sensitive"), reasons("ordinary"));
+        assert!(sensitive.contains("get secrets"), "{sensitive}");
+        assert!(!sensitive.contains("nobody-else-ns"), "{sensitive}");
+        assert!(ordinary.contains("nobody-else-ns"), "{ordinary}");
+        assert!(!ordinary.contains("get secrets"), "{ordinary}");
     }
 
     const MICROS_PER_HOUR_TEST: i64 = crate::window::MICROS_PER_HOUR;

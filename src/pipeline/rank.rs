@@ -151,10 +151,11 @@ pub(super) fn carriers(e: &Evidence, counts: &[CountRow], width: i64) -> Vec<i64
 
 /// One identity's evidence as episodes. Evidence about a single bucket
 /// merges with evidence in buckets that touch it (a gap of at most one
-/// bucket). Wider evidence (a day, the window, several days running)
-/// joins every episode one of its carrying buckets falls in, and does not
-/// widen it; what joins none makes episodes of its own, spanning its first
-/// to last carrying bucket.
+/// bucket). Wider evidence (a day, the window, several days running) that
+/// falls in no such episode makes episodes of its own, spanning its first
+/// to last carrying bucket. The rest joins the strongest episode one of its
+/// carrying buckets falls in, and does not widen it: once, so one day's
+/// count does not raise three episodes of one identity to the same score.
 fn episodes<'a>(
     evidence: Vec<(usize, &'a Evidence)>,
     counts: &[CountRow],
@@ -172,24 +173,31 @@ fn episodes<'a>(
         .into_iter()
         .partition(|p| p.evidence.end - p.evidence.start <= width);
     let mut out = touching(local, width);
-    let mut alone = Vec::new();
-    for piece in wide {
-        let supported: Vec<usize> = (0..out.len())
-            .filter(|&i| {
-                piece
-                    .at
-                    .iter()
-                    .any(|b| *b >= out[i].start && *b < out[i].end)
-            })
-            .collect();
-        for &i in &supported {
+    let carries = |piece: &Piece, e: &Episode| piece.at.iter().any(|b| *b >= e.start && *b < e.end);
+    // What falls in no local episode makes episodes of its own first, so
+    // the rest can join those too.
+    let (joining, alone): (Vec<Piece>, Vec<Piece>) = wide
+        .into_iter()
+        .partition(|piece| out.iter().any(|e| carries(piece, e)));
+    out.extend(touching(alone, width));
+    let strength: Vec<f64> = out
+        .iter()
+        .map(|e| {
+            e.evidence
+                .iter()
+                .map(|(_, e)| e.p_value)
+                .fold(1.0, f64::min)
+        })
+        .collect();
+    for piece in joining {
+        // The strongest episode it falls in, the earliest of equals.
+        let best = (0..out.len())
+            .filter(|&i| carries(&piece, &out[i]))
+            .min_by(|&a, &b| strength[a].total_cmp(&strength[b]).then(a.cmp(&b)));
+        if let Some(i) = best {
             out[i].evidence.push((piece.detector, piece.evidence));
         }
-        if supported.is_empty() {
-            alone.push(piece);
-        }
     }
-    out.extend(touching(alone, width));
     out.sort_by_key(|e| (e.start, e.end));
     out
 }
@@ -255,7 +263,12 @@ fn finding(
             .total_cmp(&b.p_value)
             .then(a.reason.cmp(&b.reason))
     });
-    let reasons = reasons(&sorted);
+    // Each detector's strongest evidence leads, as it makes the score; one
+    // detector's many buckets do not crowd out another's explanation.
+    let leading = sorted
+        .iter()
+        .filter(|e| best.values().any(|b| std::ptr::eq(*b, **e)));
+    let reasons = reasons(leading.chain(sorted.iter()));
     let (evidence_actions, top, volume) =
         actions(&sorted, &window.counts[user as usize], start, end);
     let name = |a: u32| baselines.values.name(a).to_owned();
@@ -289,11 +302,11 @@ fn finding(
     }
 }
 
-/// The distinct reasons of the evidence (strongest first), at most
+/// The distinct reasons of the evidence, in the order given, at most
 /// `MAX_REASONS`.
-fn reasons(sorted: &[&Evidence]) -> Vec<String> {
+fn reasons<'a>(ordered: impl Iterator<Item = &'a &'a Evidence>) -> Vec<String> {
     let mut reasons: Vec<String> = Vec::new();
-    for e in sorted {
+    for e in ordered {
         if reasons.len() == MAX_REASONS {
             break;
         }
@@ -412,25 +425,21 @@ mod tests {
     }
 
     #[test]
-    fn day_evidence_supports_two_episodes_without_stretching_them() {
+    fn day_evidence_supports_the_strongest_episode_it_falls_in_without_stretching_it() {
         // Buckets of 10 in a day of 240: exec at 30 and at 200, two episodes
-        // of one identity; a day-long count of exec supports both.
+        // of one identity, the evening's the stronger; a day-long count of
+        // exec joins the evening only.
         const EXEC: u32 = 7;
         let counts = [row(30, EXEC), row(100, 1), row(200, EXEC)];
-        let morning = Evidence {
+        let with_exec = |start, end, p_value| Evidence {
             actions: vec![EXEC],
-            ..evidence(30, 40)
+            p_value,
+            ..evidence(start, end)
         };
-        let evening = Evidence {
-            actions: vec![EXEC],
-            ..evidence(200, 210)
-        };
-        let day = Evidence {
-            actions: vec![EXEC],
-            ..evidence(0, 240)
-        };
+        let (morning, evening) = (with_exec(30, 40, 1e-3), with_exec(200, 210, 1e-6));
+        let day = with_exec(0, 240, 1e-4);
         let found = episodes(vec![(0, &morning), (0, &evening), (1, &day)], &counts, 10);
-        assert_eq!(spans(&found), [(30, 40, 2), (200, 210, 2)]);
+        assert_eq!(spans(&found), [(30, 40, 1), (200, 210, 2)]);
     }
 
     #[test]
