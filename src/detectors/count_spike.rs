@@ -169,6 +169,8 @@ struct Test<'s> {
     scale: Scale,
     span: &'s Span,
     x: u64,
+    /// A bucket's UTC day, whose peer surge it shares.
+    day: Option<&'s Span>,
 }
 
 /// Per identity: posteriors per action, and tails before the peer surge per
@@ -215,10 +217,29 @@ impl FittedCountSpike<'_> {
         }
     }
 
-    /// How much harder than usual the identity's peers did `action` in the
-    /// same bucket, day or window: max(1, (observed + 1) / (expected + 1)).
-    /// `t` holds the identity's own count and active buckets there.
-    fn peer_surge(&self, t: &Test, unit: Unit, w: &WindowActivity) -> f64 {
+    /// How much harder than usual the identity's peers did `t.action` in
+    /// its span; for a bucket, in the bucket or its day, whichever is more
+    /// (a release day moves the team at different hours).
+    fn surge(&self, t: &Test, w: &WindowActivity) -> f64 {
+        let tested = (t.x, t.span.active);
+        match t.scale {
+            Scale::Bucket => {
+                let bucket = self.peer_surge(t, tested, Unit::Bucket(t.span.start), w);
+                let whole_day = t.day.map_or(1.0, |day| {
+                    let own = day.per_action.get(&t.action).copied().unwrap_or(0);
+                    self.peer_surge(t, (own, day.active), Unit::Day(day_floor(day.start)), w)
+                });
+                bucket.max(whole_day)
+            }
+            Scale::Day => self.peer_surge(t, tested, Unit::Day(day_floor(t.span.start)), w),
+            Scale::Window => self.peer_surge(t, tested, Unit::Window, w),
+        }
+    }
+
+    /// How much harder than usual the identity's peers did `action` in
+    /// `unit`: max(1, (observed + 1) / (expected + 1)). `own` is the
+    /// identity's own events of it and active buckets there.
+    fn peer_surge(&self, t: &Test, own: (u64, u32), unit: Unit, w: &WindowActivity) -> f64 {
         let (user, action) = (t.user, t.action);
         // The group's total minus this identity, at the group's pooled rate.
         let pool = self.b.pool_of(user);
@@ -232,9 +253,11 @@ impl FittedCountSpike<'_> {
             .unwrap_or(0);
         let active = w.pools.active.get(&(pool, unit)).copied().unwrap_or(0);
         // The identity's own share, when its activity is in the pool.
-        let own = self.b.peers.in_own_pool(user);
-        let own_events = if own { t.x } else { 0 };
-        let own_active = if own { t.span.active } else { 0 };
+        let (own_events, own_active) = if self.b.peers.in_own_pool(user) {
+            own
+        } else {
+            (0, 0)
+        };
         let observed = (u64::from(events).saturating_sub(own_events)) as f64;
         let expected = rate * f64::from(active.saturating_sub(own_active));
         ((observed + 1.0) / (expected + 1.0)).max(1.0)
@@ -269,12 +292,7 @@ impl FittedCountSpike<'_> {
             if p0 >= self.params.report_p {
                 return Ok(None);
             }
-            let unit = match t.scale {
-                Scale::Bucket => Unit::Bucket(t.span.start),
-                Scale::Day => Unit::Day(day_floor(t.span.start)),
-                Scale::Window => Unit::Window,
-            };
-            let mean = k * post.shape / post.rate * self.peer_surge(t, unit, w);
+            let mean = k * post.shape / post.rate * self.surge(t, w);
             count_tail(t.x, mean, shape).map(|p| Some((p, mean)))
         });
         match surged {
@@ -355,6 +373,7 @@ impl FittedCountSpike<'_> {
                     scale: Scale::Bucket,
                     span,
                     x,
+                    day: spans.days.get(&day_floor(span.start)),
                 };
                 if let Some(e) = self.test(&t, &mut cache, w, abstained) {
                     // A bucket is the narrowest scale: always kept.
@@ -370,6 +389,7 @@ impl FittedCountSpike<'_> {
                     scale: Scale::Day,
                     span,
                     x,
+                    day: None,
                 };
                 if let Some(e) = self.test(&t, &mut cache, w, abstained) {
                     let narrow = best.narrow.get(&(action, *day)).copied().unwrap_or(1.0);
@@ -394,6 +414,7 @@ impl FittedCountSpike<'_> {
                 scale: Scale::Window,
                 span: &span,
                 x,
+                day: None,
             };
             if let Some(e) = self.test(&t, &mut cache, w, abstained) {
                 let narrow = best.any.get(&action).copied().unwrap_or(1.0);
