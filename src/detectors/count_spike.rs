@@ -536,6 +536,36 @@ mod tests {
     }
 
     #[test]
+    fn a_team_surging_the_same_day_at_other_hours_raises_the_hours_expectation() {
+        let (day, ana_hour) = (WINDOW_DAY + 2, 14);
+        let bucket = |found: &[Evidence]| {
+            found
+                .iter()
+                .filter(|e| e.end - e.start <= MICROS_PER_HOUR)
+                .map(|e| e.p_value)
+                .fold(1.0, f64::min)
+        };
+        let alone = evidence_of(team().count("ana", at(day, ana_hour), EXEC, 12), "ana");
+        // Each teammate does the same at an hour of its own that day.
+        let release = TEAM
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u != "ana")
+            .fold(team(), |lake, (i, u)| {
+                lake.count(u, at(day, 2 + i as i64), EXEC, 12)
+            })
+            .count("ana", at(day, ana_hour), EXEC, 12);
+        let release = evidence_of(release, "ana");
+        assert!(bucket(&alone) < 1e-4, "{}", bucket(&alone));
+        assert!(
+            bucket(&release) > bucket(&alone) * 1e3,
+            "{} vs {}",
+            bucket(&release),
+            bucket(&alone)
+        );
+    }
+
+    #[test]
     fn when_the_whole_team_surges_in_the_same_hour_the_expectation_rises() {
         let hour = at(WINDOW_DAY + 2, 14);
         let alone = evidence_of(team().count("ana", hour, EXEC, 12), "ana");
