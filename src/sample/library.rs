@@ -148,6 +148,8 @@ pub struct Attack {
     days: i64,
     new_address: bool,
     label: u16,
+    /// Its calls' own random stream, drawn from the seed.
+    calls_seed: u64,
 }
 
 /// Draws the attacks of a seed and registers their labels with `plan`.
@@ -217,6 +219,7 @@ pub fn draw(org: &Org, plan: &mut Plan, seed: u64, scoring_start: i64) -> Vec<At
             days,
             new_address,
             label,
+            calls_seed: rng.random(),
         });
     }
     attacks
@@ -232,12 +235,12 @@ fn actions(t: &Technique, cloud: Cloud) -> &'static [&'static str] {
 
 /// The attacks' events of day index `day`, which starts at `day0`.
 pub fn emit_day(emit: &mut Emit, org: &Org, attacks: &[Attack], day0: i64, day: i64) {
-    for (i, a) in attacks.iter().enumerate() {
+    for a in attacks {
         let first = a.start.div_euclid(MICROS_PER_DAY);
         if day < first || day >= first + a.days {
             continue;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64((i as u64) << 32 ^ day as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(a.calls_seed ^ day as u64);
         let per_day = a.calls.div_ceil(a.days as usize).max(1);
         let begin = day0 + a.start.rem_euclid(MICROS_PER_DAY);
         let span = (a.minutes * MINUTE as f64) as i64;
