@@ -2,12 +2,15 @@
 //! scoring window (an action, namespace, target, source IP or user agent),
 //! weighted by how rare they are among its peers and in the whole org.
 //!
-//! Per item, `p = sqrt(peer share × org share)` (shares smoothed by half an
-//! identity), so a namespace the whole team adopted this week, or an action
-//! every peer of a new hire does, is not evidence. A sensitive value
-//! (`models/sensitivity.toml`) must be rare in both: `peer share × org share`. It is then multiplied by
-//! `1 + λ`, where λ is how many new values of that kind the identity usually
-//! meets in as many active days (people who deploy meet new pods daily).
+//! Per item, the rarity is `sqrt(peer share × org share)` (shares smoothed
+//! by half an identity), so a namespace the whole team adopted this week, or
+//! an action every peer of a new hire does, is not evidence; a sensitive
+//! value (`models/sensitivity.toml`) must be rare in both: `peer share × org
+//! share`. Then `p = rarity × λ`, where λ is how many new values of that kind
+//! the identity is expected to meet in as many active days (a union bound
+//! over them): people who deploy meet new pods daily, while a service
+//! account that kept to one client for weeks meets a new one rarely, which
+//! makes its first new client from a new address strong evidence.
 //! Sensitive actions and targets (`models/sensitivity.toml`) count more:
 //! `p^weight` of the heaviest rule covering them. The kept
 //! items of one identity combine with Fisher's method into one piece of
@@ -168,13 +171,20 @@ struct Item {
 }
 
 impl FittedNovelty<'_> {
-    /// New values of this kind per active day in the second half of the
-    /// baseline; peers' mean for an identity without one.
-    fn habitual_rate(&self, user: u32, attr: Attr) -> f64 {
-        self.b.users[user as usize]
-            .novelty_rates()
-            .map(|r| r[attr])
-            .unwrap_or_else(|| self.b.peers_of(user).novelty_rate(attr))
+    /// How many new values of this kind the identity is expected to meet in
+    /// `active_days`: at its rate in the second half of its baseline, with
+    /// half a new value as prior (so a service account that met none in two
+    /// weeks has a small rate, not zero). A newcomer without one meets
+    /// everything for the first time: one more than its peers' rate says.
+    fn expected_new(&self, user: u32, attr: Attr, active_days: f64) -> f64 {
+        let own = &self.b.users[user as usize];
+        if own.late_active_days > 0 {
+            let rate = (f64::from(own.late_novel[attr]) + PRIOR_NEW)
+                / (f64::from(own.late_active_days) + PRIOR_DAYS);
+            rate * active_days
+        } else {
+            1.0 + self.b.peers_of(user).novelty_rate(attr) * active_days
+        }
     }
 
     /// The sensitivity rule a first-seen value falls under, if any.
@@ -191,6 +201,10 @@ impl FittedNovelty<'_> {
 /// Shares of identities are smoothed by this many identities, so a value
 /// nobody else touched is rare, not impossible.
 const SMOOTHING: f64 = 0.5;
+/// The prior of an identity's rate of new values: half a new value in one
+/// active day, on top of what its late baseline shows.
+const PRIOR_NEW: f64 = 0.5;
+const PRIOR_DAYS: f64 = 1.0;
 /// Items a reason names before "and N more".
 const SHOWN_ITEMS: usize = 4;
 
@@ -207,7 +221,7 @@ impl FittedNovelty<'_> {
         let org_touch = (self.b.reach(seen.attr, seen.value).identities as usize).saturating_sub(1);
         let peer_share = (peer_touch as f64 + SMOOTHING) / (peers as f64 + 2.0 * SMOOTHING);
         let org_share = (org_touch as f64 + SMOOTHING) / (identities as f64 + 1.0).max(2.0);
-        let lambda = self.habitual_rate(user, seen.attr) * active_days;
+        let expected_new = self.expected_new(user, seen.attr, active_days);
         let value = self.b.values.name(seen.value);
         let rule = self.rule(seen.attr, value);
         if !self.params.items.admits(rule) {
@@ -221,7 +235,7 @@ impl FittedNovelty<'_> {
         } else {
             (peer_share * org_share).sqrt()
         };
-        let mut p = (rarity * (1.0 + lambda)).min(1.0);
+        let mut p = (rarity * expected_new).min(1.0);
         if let Some(rule) = rule {
             p = p.powf(rule.weight);
         }
@@ -415,6 +429,41 @@ mod tests {
         assert!(!sensitive.contains("nobody-else-ns"), "{sensitive}");
         assert!(ordinary.contains("nobody-else-ns"), "{ordinary}");
         assert!(!ordinary.contains("get secrets"), "{ordinary}");
+    }
+
+    #[test]
+    fn a_new_client_weighs_more_for_an_identity_that_never_meets_new_ones() {
+        // Both have a baseline of weekdays; `churny` met a new client on
+        // each day of its late baseline, `steady` on none.
+        let with_days = |lake: Lake, u: &str, churn: bool| {
+            (0..WINDOW_DAY).filter(|d| d % 7 < 5).fold(lake, |lake, d| {
+                let lake = lake.breadth(u, at(d, 0), Default::default());
+                if churn && d >= WINDOW_DAY / 2 {
+                    lake.seen(u, Attr::UserAgent, &format!("{u}-{d}"), at(d, 10), (1, 0))
+                } else {
+                    lake
+                }
+            })
+        };
+        let t = at(WINDOW_DAY + 1, 15);
+        let lake = || {
+            [("steady", false), ("churny", true)].into_iter().fold(
+                team("shared"),
+                |lake, (u, churn)| {
+                    with_days(habit(lake, u, "get pods", 3), u, churn)
+                        .seen(u, Attr::UserAgent, "curl/8.5.0", t, (0, 2))
+                        .seen(u, Attr::SrcIp, "203.0.113.9", t, (0, 2))
+                        .breadth(u, at(WINDOW_DAY + 1, 0), Default::default())
+                },
+            )
+        };
+        let p = |u: &str| {
+            let found = super::super::evidence_of(&detector_of("report_p = 1.0"), lake(), u);
+            found.iter().map(|e| e.p_value).fold(1.0, f64::min)
+        };
+        let (steady, churny) = (p("steady"), p("churny"));
+        assert!(steady < 1e-3, "{steady}");
+        assert!(steady * 10.0 < churny, "{steady} vs {churny}");
     }
 
     const MICROS_PER_HOUR_TEST: i64 = crate::window::MICROS_PER_HOUR;
