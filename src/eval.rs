@@ -261,8 +261,56 @@ pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
     Ok(findings)
 }
 
+/// One attack: the label rows of one scenario and identity, each an
+/// episode (an attack that came back on three days is three rows).
+struct Attack<'a> {
+    user: &'a str,
+    episodes: Vec<&'a Label>,
+}
+
+impl Attack<'_> {
+    fn of(labels: &[Label]) -> Vec<Attack<'_>> {
+        let mut out: Vec<Attack> = Vec::new();
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        for l in labels.iter().filter(|l| l.kind == "attack") {
+            let key = (l.scenario.as_str(), l.user.as_str());
+            match keys.iter().position(|k| *k == key) {
+                Some(i) => out[i].episodes.push(l),
+                None => {
+                    keys.push(key);
+                    out.push(Attack {
+                        user: &l.user,
+                        episodes: vec![l],
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The episodes `f` overlaps.
+    fn overlapped<'f>(&'f self, f: &'f RankedFinding) -> impl Iterator<Item = &'f Label> + 'f {
+        self.episodes
+            .iter()
+            .copied()
+            .filter(move |l| f.user == self.user && f.start < l.end && f.end > l.start)
+    }
+
+    fn matches(&self, f: &RankedFinding) -> bool {
+        self.overlapped(f).next().is_some()
+    }
+
+    /// The finding's span over that of the episodes it overlaps.
+    fn span_ratio(&self, f: &RankedFinding) -> f64 {
+        let (start, end) = self.overlapped(f).fold((i64::MAX, i64::MIN), |(a, b), l| {
+            (a.min(l.start), b.max(l.end))
+        });
+        (f.end - f.start) as f64 / (end - start).max(1) as f64
+    }
+}
+
 pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> Report {
-    let attacks: Vec<&Label> = labels.iter().filter(|l| l.kind == "attack").collect();
+    let attacks = Attack::of(labels);
     let matches =
         |f: &RankedFinding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
     let mut found: Vec<Option<usize>> = vec![None; attacks.len()];
@@ -277,20 +325,20 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
         let new = attacks
             .iter()
             .enumerate()
-            .find(|(i, l)| found[*i].is_none() && matches(f, l));
+            .find(|(i, a)| found[*i].is_none() && a.matches(f));
         let repeat = attacks
             .iter()
             .enumerate()
-            .any(|(i, l)| found[i].is_some() && matches(f, l));
+            .any(|(i, a)| found[i].is_some() && a.matches(f));
         if new.is_none() && repeat {
             continue;
         }
         position += 1;
-        if let Some((i, l)) = new {
+        if let Some((i, a)) = new {
             hits += 1;
             found[i] = Some(f.rank as usize);
             first_position[i] = Some(position);
-            span_ratio[i] = Some((f.end - f.start) as f64 / (l.end - l.start).max(1) as f64);
+            span_ratio[i] = Some(a.span_ratio(f));
             ap += hits as f64 / position as f64;
         } else if position <= TOP_BENIGN && !repeat && benign.iter().any(|l| matches(f, l)) {
             benign_in_top += 1;
@@ -515,6 +563,35 @@ mod tests {
         // The attack spans 10..20; its finding 0..40.
         assert_eq!(r.span_ratios, vec![4.0]);
         assert_eq!(r.median_span_ratio(), Some(4.0));
+    }
+
+    #[test]
+    fn an_attack_on_two_days_is_one_attack_whose_episodes_set_the_span() {
+        // Rows of one scenario and identity: episodes 10..20 and 110..120.
+        let later = Label {
+            start: 110,
+            end: 120,
+            ..label("a", "attack")
+        };
+        let labels = [label("a", "attack"), later, label("b", "attack")];
+        let mut second_day = finding(1, "a");
+        (second_day.start, second_day.end) = (110, 130);
+        let r = evaluate(
+            &labels,
+            &[
+                second_day,
+                finding(2, "a"),
+                finding(3, "c"),
+                finding(4, "b"),
+            ],
+            &[1, 3],
+        );
+        assert_eq!(r.attacks, 2);
+        // a's first-day finding repeats a found attack: it takes no place.
+        assert_eq!(r.recall_at, vec![(1, 0.5), (3, 1.0)]);
+        assert!((r.average_precision - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // Against the second day's episode (10 long), not 10..120.
+        assert_eq!(r.span_ratios[0], 2.0);
     }
 
     #[test]

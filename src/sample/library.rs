@@ -208,6 +208,7 @@ pub fn draw(org: &Org, plan: &mut Plan, seed: u64, scoring_start: i64) -> Vec<At
                     ""
                 },
             ),
+            days > 1,
         );
         attacks.push(Attack {
             actor,

@@ -811,7 +811,17 @@ mod tests {
             generate(&opts, dir.path()).unwrap();
             let labels = crate::eval::read_labels(&dir.path().join("labels.csv")).unwrap();
             let attacks: Vec<_> = labels.iter().filter(|l| l.kind == "attack").collect();
-            assert_eq!(attacks.len(), 10, "seed {seed}: {attacks:?}");
+            let distinct: std::collections::BTreeSet<_> =
+                attacks.iter().map(|l| (&l.scenario, &l.user)).collect();
+            assert_eq!(distinct.len(), 10, "seed {seed}: {attacks:?}");
+            // An attack on several days is a row per day, each within it.
+            for l in &attacks {
+                let day = l.start.div_euclid(MICROS_PER_DAY);
+                assert!(
+                    l.end <= (day + 1) * MICROS_PER_DAY + MICROS_PER_HOUR,
+                    "{l:?}"
+                );
+            }
             let standard = [
                 "volume_spike",
                 "secret_sweep",

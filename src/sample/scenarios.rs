@@ -44,6 +44,9 @@ pub struct LabelDef {
     pub kind: &'static str,
     pub user: String,
     pub description: String,
+    /// One label row per UTC day the scenario is active on (an attack that
+    /// comes back on several days is several episodes, not one long span).
+    pub per_day: bool,
 }
 
 /// Who does what, decided once from the seed.
@@ -203,8 +206,11 @@ impl Plan {
         scenario: &'static str,
         user: String,
         description: String,
+        per_day: bool,
     ) -> u16 {
-        self.add(scenario, "attack", user, &description)
+        let i = self.add(scenario, "attack", user, &description);
+        self.labels[i as usize].per_day = per_day;
+        i
     }
 
     fn add(
@@ -224,6 +230,7 @@ impl Plan {
             kind,
             user,
             description: description.to_owned(),
+            per_day: false,
         });
         self.label_index.insert(key, i);
         i
@@ -1009,6 +1016,8 @@ fn newcomer_kubectl(
 #[derive(Default)]
 pub struct Labels {
     spans: BTreeMap<u16, (i64, i64, u64)>,
+    /// The same per UTC day, for labels one row per day.
+    daily: BTreeMap<(u16, i64), (i64, i64, u64)>,
     defs: Vec<LabelDef>,
     /// Ordinary activity of people in day-long benign scenarios.
     whole_window: BTreeMap<String, (i64, i64, u64)>,
@@ -1018,10 +1027,15 @@ impl Labels {
     pub fn observe(&mut self, rows: &[Row]) {
         for r in rows {
             if let Some(id) = r.label {
-                let e = self.spans.entry(id).or_insert((r.t, r.t, 0));
-                e.0 = e.0.min(r.t);
-                e.1 = e.1.max(r.t);
-                e.2 += 1;
+                let day = r.t.div_euclid(MICROS_PER_DAY);
+                for e in [
+                    self.spans.entry(id).or_insert((r.t, r.t, 0)),
+                    self.daily.entry((id, day)).or_insert((r.t, r.t, 0)),
+                ] {
+                    e.0 = e.0.min(r.t);
+                    e.1 = e.1.max(r.t);
+                    e.2 += 1;
+                }
             }
         }
     }
@@ -1043,16 +1057,29 @@ impl Labels {
 
     pub fn finish(&mut self, plan: &Plan) -> Vec<(LabelDef, i64, i64)> {
         self.defs = plan.labels.clone();
+        let hours = |(a, b): (i64, i64)| {
+            (
+                a - a.rem_euclid(MICROS_PER_HOUR),
+                b - b.rem_euclid(MICROS_PER_HOUR) + MICROS_PER_HOUR,
+            )
+        };
         let mut out = Vec::new();
         for (i, def) in plan.labels.iter().enumerate() {
-            let span = self.spans.get(&(i as u16)).or_else(|| {
+            let id = i as u16;
+            if def.per_day {
+                for (_, (a, b, _)) in self.daily.range((id, i64::MIN)..=(id, i64::MAX)) {
+                    let (start, end) = hours((*a, *b));
+                    out.push((def.clone(), start, end));
+                }
+                continue;
+            }
+            let span = self.spans.get(&id).or_else(|| {
                 self.whole_window
                     .get(&def.user)
                     .filter(|_| def.kind == "benign")
             });
             if let Some((a, b, _)) = span {
-                let start = a - a.rem_euclid(MICROS_PER_HOUR);
-                let end = b - b.rem_euclid(MICROS_PER_HOUR) + MICROS_PER_HOUR;
+                let (start, end) = hours((*a, *b));
                 out.push((def.clone(), start, end));
             }
         }
