@@ -5,8 +5,8 @@
 //! Per item, the rarity is `sqrt(peer share × org share)` (shares smoothed
 //! by half an identity), so a namespace the whole team adopted this week, or
 //! an action every peer of a new hire does, is not evidence; a sensitive
-//! value (`models/sensitivity.toml`) must be rare in both: `peer share × org
-//! share`. Then `p = rarity × λ`, where λ is how many new values of that kind
+//! value (`models/sensitivity.toml`) weighs the peers whole:
+//! `peer share × sqrt(org share)`. Then `p = rarity × λ`, where λ is how many new values of that kind
 //! the identity is expected to meet in as many active days (a union bound
 //! over them): people who deploy meet new pods daily, while a service
 //! account that kept to one client for weeks meets a new one rarely, which
@@ -227,11 +227,12 @@ impl FittedNovelty<'_> {
         if !self.params.items.admits(rule) {
             return None;
         }
-        // A sensitive value has to be rare among the peers and in the org
-        // both, so its rarity is the product of the two shares; any other
-        // value's is their geometric mean (either may vouch for it).
+        // A sensitive value counts the peers' share whole and the org's
+        // only half (as a square root): a first secret read weighs by whether
+        // the identity's peers read secrets. Any other value's rarity is the
+        // geometric mean of the two (either may vouch for it).
         let rarity = if rule.is_some() {
-            peer_share * org_share
+            peer_share * org_share.sqrt()
         } else {
             (peer_share * org_share).sqrt()
         };
