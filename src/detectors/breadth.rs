@@ -139,6 +139,7 @@ impl FittedBreadth<'_> {
                 expected: mean,
                 actions: Vec::new(),
                 at: Vec::new(),
+                techniques: Vec::new(),
             });
         }
         out

@@ -257,6 +257,7 @@ impl<'a> FittedMix<'a> {
             expected: mean,
             actions: weigh.iter().map(|w| w.0).collect(),
             at: Vec::new(),
+            techniques: Vec::new(),
         })
     }
 }

@@ -346,6 +346,7 @@ impl FittedCountSpike<'_> {
             expected: mean,
             actions: vec![t.action],
             at: Vec::new(),
+            techniques: Vec::new(),
         }
     }
 

@@ -442,6 +442,7 @@ impl FittedForest<'_> {
             expected: usual.events,
             actions: departing_actions(day, usual, self.b),
             at: Vec::new(),
+            techniques: Vec::new(),
         }
     }
 }
@@ -510,6 +511,7 @@ impl FittedForest<'_> {
                 expected: 0.0,
                 actions,
                 at: Vec::new(),
+                techniques: Vec::new(),
             });
         }
         out

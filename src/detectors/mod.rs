@@ -73,6 +73,9 @@ pub struct Evidence {
     /// (novelty: where each first-seen value was first touched). Empty:
     /// ranking derives them.
     pub at: Vec<i64>,
+    /// ATT&CK techniques of the sensitive values behind it beyond its
+    /// actions' (novelty: a sensitive target, an identity acted as).
+    pub techniques: Vec<String>,
 }
 
 /// Contract (tests/it/detector_contract.rs runs it on every model in

@@ -165,6 +165,7 @@ struct FittedNovelty<'a> {
 
 struct Item {
     p: f64,
+    technique: Option<String>,
     first: i64,
     text: String,
     action: Option<u32>,
@@ -242,6 +243,7 @@ impl FittedNovelty<'_> {
         }
         (p <= self.params.ignore_p).then(|| Item {
             p,
+            technique: rule.map(|r| r.technique.clone()),
             first: seen.first,
             text: format!(
                 "{} {value}{} ({peer_touch} of {peers} peers, {org_touch} of {identities} identities)",
@@ -298,6 +300,12 @@ impl FittedNovelty<'_> {
             expected: 0.0,
             actions: items.iter().filter_map(|i| i.action).collect(),
             at,
+            techniques: {
+                let mut t: Vec<String> = items.iter().filter_map(|i| i.technique.clone()).collect();
+                t.sort();
+                t.dedup();
+                t
+            },
         })
     }
 }

@@ -149,6 +149,7 @@ impl Fitted for FittedTimeOfWeek<'_> {
                     expected: 0.0,
                     actions: Vec::new(),
                     at: Vec::new(),
+                    techniques: Vec::new(),
                 });
             }
         }

@@ -131,9 +131,14 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     }
     continuity::link(&mut findings, &job.out, &job.window);
     for f in &mut findings {
-        f.attack_techniques = job
+        // The evidence's own (sensitive targets, impersonation) and its
+        // actions'.
+        let actions = job
             .sensitivity
             .techniques(f.evidence_actions.iter().map(String::as_str));
+        f.attack_techniques.extend(actions);
+        f.attack_techniques.sort();
+        f.attack_techniques.dedup();
     }
     lap("evidence");
 

@@ -294,7 +294,10 @@ fn finding(
             .collect(),
         evidence_actions: evidence_actions.iter().map(|a| name(*a)).collect(),
         evidence_event_ids: Vec::new(),
-        attack_techniques: Vec::new(),
+        attack_techniques: cluster
+            .iter()
+            .flat_map(|(_, e)| e.techniques.iter().cloned())
+            .collect(),
         peer_group: baselines.peers.label(user),
         first_seen: start,
         last_seen: end,
@@ -393,6 +396,7 @@ mod tests {
             expected: 0.0,
             actions: Vec::new(),
             at: Vec::new(),
+            techniques: Vec::new(),
         }
     }
 
@@ -464,6 +468,7 @@ mod tests {
         // A detector that knows its buckets names them.
         let novel = Evidence {
             at: vec![50],
+            techniques: Vec::new(),
             ..evidence(0, 100)
         };
         assert_eq!(

@@ -138,6 +138,7 @@ mod tests {
             expected: 0.1,
             actions: vec![exec],
             at: Vec::new(),
+            techniques: Vec::new(),
         };
         let scored = Scored {
             evidence: vec![(1, evidence)],

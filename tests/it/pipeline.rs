@@ -417,4 +417,7 @@ fn acting_as_a_cluster_admin_for_the_first_time_is_a_finding_naming_it() {
         reasons.contains(&format!("acting as {admin} [sensitive: T1078.004]")),
         "{reasons}"
     );
+    // The technique is the finding's, though no action of it is sensitive.
+    let techniques = list_strings(&found, "attack_techniques", row);
+    assert!(techniques.contains(&"T1078.004".to_owned()), "{techniques:?}");
 }
