@@ -206,6 +206,9 @@ const SMOOTHING: f64 = 0.5;
 /// active day, on top of what its late baseline shows.
 const PRIOR_NEW: f64 = 0.5;
 const PRIOR_DAYS: f64 = 1.0;
+/// The share of an evidence's surprise (`-ln p` summed over its items) whose
+/// items say where it happened.
+const CARRIER_SHARE: f64 = 0.9;
 /// Items a reason names before "and N more".
 const SHOWN_ITEMS: usize = 4;
 
@@ -263,8 +266,17 @@ impl FittedNovelty<'_> {
         items.sort_by(|a, b| a.p.total_cmp(&b.p).then(a.text.cmp(&b.text)));
         let width = self.b.bucket.micros;
         let window = &self.b.window;
-        let mut at: Vec<i64> = items
-            .iter()
+        // Where it happened: where the items that make most of its
+        // surprise were first touched (items are sorted strongest first),
+        // not every weak first-seen value of the week.
+        let total: f64 = items.iter().map(|i| -i.p.ln()).sum();
+        let mut covered = 0.0;
+        let carrying = items.iter().take_while(|i| {
+            let before = covered;
+            covered += -i.p.ln();
+            before < CARRIER_SHARE * total
+        });
+        let mut at: Vec<i64> = carrying
             .map(|i| {
                 self.b
                     .bucket
@@ -473,6 +485,22 @@ mod tests {
         let (steady, churny) = (p("steady"), p("churny"));
         assert!(steady < 1e-3, "{steady}");
         assert!(steady * 10.0 < churny, "{steady} vs {churny}");
+    }
+
+    #[test]
+    fn the_evidence_happened_where_its_strong_items_were_first_touched() {
+        // A weak first (a namespace most peers use) on day 1 and a strong
+        // one (secrets nobody reads) on day 3: the evidence is placed on day 3.
+        let (weak, strong) = (at(WINDOW_DAY + 1, 9), at(WINDOW_DAY + 3, 15));
+        let lake = team("shared-ns")
+            .seen("ana", Attr::Namespace, "shared-ns", weak, (0, 2))
+            .seen("ana", Attr::Action, "get secrets", strong, (0, 4))
+            .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default())
+            .breadth("ana", at(WINDOW_DAY + 3, 0), Default::default());
+        let found = super::super::evidence_of(&detector_of("ignore_p = 1.0"), lake, "ana");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].reason.contains("shared-ns"), "{}", found[0].reason);
+        assert_eq!(found[0].at, vec![strong]);
     }
 
     const MICROS_PER_HOUR_TEST: i64 = crate::window::MICROS_PER_HOUR;

@@ -419,5 +419,8 @@ fn acting_as_a_cluster_admin_for_the_first_time_is_a_finding_naming_it() {
     );
     // The technique is the finding's, though no action of it is sensitive.
     let techniques = list_strings(&found, "attack_techniques", row);
-    assert!(techniques.contains(&"T1078.004".to_owned()), "{techniques:?}");
+    assert!(
+        techniques.contains(&"T1078.004".to_owned()),
+        "{techniques:?}"
+    );
 }
