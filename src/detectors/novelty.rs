@@ -6,18 +6,19 @@
 //! by half an identity), so a namespace the whole team adopted this week, or
 //! an action every peer of a new hire does, is not evidence; a sensitive
 //! value (`models/sensitivity.toml`) weighs the peers whole:
-//! `peer share × sqrt(org share)`. Then `p = rarity × λ`, where λ is how many new values of that kind
-//! the identity is expected to meet in as many active days (a union bound
-//! over them): people who deploy meet new pods daily, while a service
-//! account that kept to one client for weeks meets a new one rarely, which
-//! makes its first new client from a new address strong evidence.
-//! Sensitive actions and targets (`models/sensitivity.toml`) count more:
-//! `p^weight` of the heaviest rule covering them. The kept
-//! items of one identity combine with Fisher's method into one piece of
-//! evidence spanning them. The shipped models run it twice (`items`):
+//! `peer share × sqrt(org share)`. Then `p = rarity × λ`, where λ is how
+//! many new values of that kind the identity is expected to meet in a day
+//! (a union bound over them): people who deploy meet new pods daily, while a
+//! service account that kept to one client for weeks meets a new one
+//! rarely, which makes its first new client from a new address strong
+//! evidence. Sensitive values count more: `p^weight` of the heaviest rule
+//! covering them. One identity's kept items of one UTC day combine with
+//! Fisher's method into one piece of evidence, placed where its strongest
+//! items were first touched. The shipped models run it twice (`items`):
 //! `novelty` on ordinary values, `first_sensitive` on sensitive ones, so
 //! each is calibrated on days like its own.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -27,6 +28,7 @@ use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::activity::{Attr, SeenRow};
 use crate::sensitivity::{Rule, Sensitivity};
 use crate::stats::{fisher, fmt_p};
+use crate::window::day_floor;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,18 +175,17 @@ struct Item {
 
 impl FittedNovelty<'_> {
     /// How many new values of this kind the identity is expected to meet in
-    /// `active_days`: at its rate in the second half of its baseline, with
+    /// an active day: its rate in the second half of its baseline, with
     /// half a new value as prior (so a service account that met none in two
     /// weeks has a small rate, not zero). A newcomer without one meets
     /// everything for the first time: one more than its peers' rate says.
-    fn expected_new(&self, user: u32, attr: Attr, active_days: f64) -> f64 {
+    fn expected_new(&self, user: u32, attr: Attr) -> f64 {
         let own = &self.b.users[user as usize];
         if own.late_active_days > 0 {
-            let rate = (f64::from(own.late_novel[attr]) + PRIOR_NEW)
-                / (f64::from(own.late_active_days) + PRIOR_DAYS);
-            rate * active_days
+            (f64::from(own.late_novel[attr]) + PRIOR_NEW)
+                / (f64::from(own.late_active_days) + PRIOR_DAYS)
         } else {
-            1.0 + self.b.peers_of(user).novelty_rate(attr) * active_days
+            1.0 + self.b.peers_of(user).novelty_rate(attr)
         }
     }
 
@@ -214,7 +215,7 @@ const SHOWN_ITEMS: usize = 4;
 
 impl FittedNovelty<'_> {
     /// One first-seen value weighed by its rarity, or `None` when ordinary.
-    fn item(&self, user: u32, seen: &SeenRow, active_days: f64) -> Option<Item> {
+    fn item(&self, user: u32, seen: &SeenRow) -> Option<Item> {
         if !self.attributes.contains(&seen.attr) {
             return None;
         }
@@ -225,7 +226,7 @@ impl FittedNovelty<'_> {
         let org_touch = (self.b.reach(seen.attr, seen.value).identities as usize).saturating_sub(1);
         let peer_share = (peer_touch as f64 + SMOOTHING) / (peers as f64 + 2.0 * SMOOTHING);
         let org_share = (org_touch as f64 + SMOOTHING) / (identities as f64 + 1.0).max(2.0);
-        let expected_new = self.expected_new(user, seen.attr, active_days);
+        let expected_new = self.expected_new(user, seen.attr);
         let value = self.b.values.name(seen.value);
         let rule = self.rule(seen.attr, value);
         if !self.params.items.admits(rule) {
@@ -325,13 +326,24 @@ impl FittedNovelty<'_> {
 impl Fitted for FittedNovelty<'_> {
     fn score(&self, w: &WindowActivity) -> Result<Vec<Evidence>, DetectorError> {
         let mut out = Vec::new();
+        let window = &self.b.window;
         for user in 0..w.users() as u32 {
-            let active_days = w.breadth[user as usize].len() as f64;
-            let items: Vec<Item> = w.novel[user as usize]
-                .iter()
-                .filter_map(|seen| self.item(user, seen, active_days))
-                .collect();
-            out.extend(self.evidence(user, items));
+            // Day by day, each day's firsts against one day's worth of new
+            // values: seven new actions in one hour are not diluted by a
+            // week's expectation, and a weekly run judges a day as a daily
+            // run of it would.
+            let mut by_day: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
+            for seen in &w.novel[user as usize] {
+                let day = day_floor(seen.first.clamp(window.start, window.end - 1));
+                if let Some(item) = self.item(user, seen) {
+                    by_day.entry(day).or_default().push(item);
+                }
+            }
+            out.extend(
+                by_day
+                    .into_values()
+                    .filter_map(|items| self.evidence(user, items)),
+            );
         }
         Ok(out)
     }
@@ -488,15 +500,28 @@ mod tests {
     }
 
     #[test]
+    fn each_day_is_its_own_evidence() {
+        // The same strong first on two days: two pieces of evidence.
+        let (monday, thursday) = (at(WINDOW_DAY, 10), at(WINDOW_DAY + 3, 10));
+        let lake = team("shared")
+            .seen("ana", Attr::Action, "get secrets", monday, (0, 4))
+            .seen("ana", Attr::Action, "list secrets", thursday, (0, 4))
+            .breadth("ana", at(WINDOW_DAY, 0), Default::default())
+            .breadth("ana", at(WINDOW_DAY + 3, 0), Default::default());
+        let found = evidence_of(lake, "ana");
+        let at: Vec<Vec<i64>> = found.iter().map(|e| e.at.clone()).collect();
+        assert_eq!(at, vec![vec![monday], vec![thursday]]);
+    }
+
+    #[test]
     fn the_evidence_happened_where_its_strong_items_were_first_touched() {
-        // A weak first (a namespace most peers use) on day 1 and a strong
-        // one (secrets nobody reads) on day 3: the evidence is placed on day 3.
-        let (weak, strong) = (at(WINDOW_DAY + 1, 9), at(WINDOW_DAY + 3, 15));
+        // A weak first (a namespace most peers use) at 09:00 and a strong
+        // one (secrets nobody reads) at 15:00: the evidence is placed at 15:00.
+        let (weak, strong) = (at(WINDOW_DAY + 1, 9), at(WINDOW_DAY + 1, 15));
         let lake = team("shared-ns")
             .seen("ana", Attr::Namespace, "shared-ns", weak, (0, 2))
             .seen("ana", Attr::Action, "get secrets", strong, (0, 4))
-            .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default())
-            .breadth("ana", at(WINDOW_DAY + 3, 0), Default::default());
+            .breadth("ana", at(WINDOW_DAY + 1, 0), Default::default());
         let found = super::super::evidence_of(&detector_of("ignore_p = 1.0"), lake, "ana");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].reason.contains("shared-ns"), "{}", found[0].reason);
