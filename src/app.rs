@@ -325,7 +325,7 @@ fn run_eval(args: &EvalArgs) -> Result<Outcome> {
         n => format!(" (pooled from {n} windows by score)"),
     };
     let mut out = format!(
-        "{} findings{pooled}, {} attack labels: average precision {:.3}\n",
+        "{} findings{pooled}, {} attacks: average precision {:.3}\n",
         report.findings, report.attacks, report.average_precision
     );
     for (k, r) in &report.recall_at {

@@ -46,16 +46,17 @@ pub struct Report {
     pub findings: usize,
     pub attacks: usize,
     pub average_precision: f64,
-    /// (k, recall of attack labels within the top k findings).
+    /// (k, recall of attacks (label rows grouped by scenario and identity)
+    /// within the top k findings).
     pub recall_at: Vec<(usize, f64)>,
     /// Per label: its scenario, kind, user and the rank of its first matching finding.
     pub labels: Vec<(String, String, String, Option<u32>)>,
     /// Findings among the first [`TOP_BENIGN`] counted positions that match
     /// a benign label and no attack.
     pub benign_in_top: usize,
-    /// Per attack found: the span of its first matching finding over the
-    /// attack's own span, in label order (the sample generator's labels are
-    /// whole hours, so at least one default bucket).
+    /// Per attack found: the span of its first matching finding over that
+    /// of the attack's episodes it overlaps, in label order (the sample
+    /// generator's labels are whole hours, so at least one default bucket).
     pub span_ratios: Vec<f64>,
 }
 

@@ -7,7 +7,8 @@
 //! predictive count is negative binomial; its shape is capped because real
 //! activity comes in sessions (bursty, overdispersed). The expected count is
 //! scaled up when the identity's peers surge on the same action in the same
-//! span (an incident or a release day moves the whole team).
+//! span (an incident moves the whole team); an hour takes its day's surge
+//! when that is larger (a release day moves it at different hours).
 //!
 //! Tested at three scales: one bucket, one UTC day, the whole window (for
 //! slow-and-low). A wider scale is reported only when it is stronger than
@@ -327,7 +328,7 @@ impl FittedCountSpike<'_> {
         let unsurged = k_mean(t.span, post);
         let surge = mean / unsurged;
         let surge_note = if surge >= SURGE_NOTE {
-            format!("; peers did {surge:.1}× their usual at the same time")
+            format!("; peers did {surge:.1}× their usual that hour or day")
         } else {
             String::new()
         };

@@ -70,11 +70,13 @@ pub struct Evidence {
     pub actions: Vec<u32>,
     /// Bucket starts where the evidence happened, when the detector knows
     /// them better than "where the identity did `actions` in the span"
-    /// (novelty: where each first-seen value was first touched). Empty:
+    /// (novelty: where the first-seen values making most of its surprise
+    /// were first touched). Empty:
     /// ranking derives them.
     pub at: Vec<i64>,
-    /// ATT&CK techniques of the sensitive values behind it beyond its
-    /// actions' (novelty: a sensitive target, an identity acted as).
+    /// ATT&CK techniques of the sensitive values behind it (novelty: its
+    /// sensitive actions, targets and identities acted as); findings add
+    /// those of their evidence's actions.
     pub techniques: Vec<String>,
 }
 

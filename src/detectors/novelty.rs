@@ -185,7 +185,7 @@ impl FittedNovelty<'_> {
             (f64::from(own.late_novel[attr]) + PRIOR_NEW)
                 / (f64::from(own.late_active_days) + PRIOR_DAYS)
         } else {
-            1.0 + self.b.peers_of(user).novelty_rate(attr)
+            NEWCOMER_EXTRA + self.b.peers_of(user).novelty_rate(attr)
         }
     }
 
@@ -206,7 +206,11 @@ const SMOOTHING: f64 = 0.5;
 /// The prior of an identity's rate of new values: half a new value in one
 /// active day, on top of what its late baseline shows.
 const PRIOR_NEW: f64 = 0.5;
+/// ... over this many active days.
 const PRIOR_DAYS: f64 = 1.0;
+/// A newcomer meets everything for the first time: at least one new value
+/// of each kind a day more than its peers do.
+const NEWCOMER_EXTRA: f64 = 1.0;
 /// The share of an evidence's surprise (`-ln p` summed over its items) whose
 /// items say where it happened.
 const CARRIER_SHARE: f64 = 0.9;

@@ -1,9 +1,9 @@
 //! Stage 5: evidence into findings. A finding says when: its span is the
 //! buckets that carry its evidence (see [`episodes`]). Per identity, evidence
 //! about one bucket merges with evidence in touching buckets into an episode;
-//! evidence about a day or the whole window supports the episodes it
-//! happened in without stretching them, and makes an episode of its own
-//! only where it supports none. Per finding each detector contributes
+//! evidence about a day or the whole window joins the strongest episode it
+//! happened in without stretching it, and makes an episode of its own where
+//! it happened in none. Per finding each detector contributes
 //! its strongest p-value, calibrated on the baseline (`calibrate`), and
 //! [`combine`] makes one p-value of them: Fisher's method over the detectors
 //! that reported, times the number of such subsets. That p maps to the 0-100
@@ -36,7 +36,8 @@ pub struct Finding {
     /// Action names whose events are the evidence (for `evidence_event_ids`).
     pub evidence_actions: Vec<String>,
     pub evidence_event_ids: Vec<String>,
-    /// MITRE ATT&CK techniques of the sensitive actions behind the evidence.
+    /// MITRE ATT&CK techniques of the sensitive actions, targets and
+    /// identities acted as behind the evidence.
     pub attack_techniques: Vec<String>,
     pub peer_group: String,
     /// Start of the first run's finding this one continues (its own start
@@ -52,7 +53,8 @@ pub struct RankOptions {
     pub max_findings: usize,
 }
 
-/// How many reasons a finding lists; the strongest come first.
+/// How many reasons a finding lists at least (each contributing detector's
+/// strongest is always listed, first).
 const MAX_REASONS: usize = 6;
 const MAX_TOP_ACTIONS: usize = 5;
 
@@ -74,7 +76,8 @@ pub fn top_findings(
     let mut candidates = Vec::new();
     for (user, evidence) in by_user {
         let counts = &window.counts[user as usize];
-        for episode in episodes(evidence, counts, width) {
+        let calibrated = |d: usize, p: f64| calibration.p_value(d, p);
+        for episode in episodes(evidence, counts, width, calibrated) {
             candidates.push(finding(
                 user,
                 &episode,
@@ -160,6 +163,7 @@ fn episodes<'a>(
     evidence: Vec<(usize, &'a Evidence)>,
     counts: &[CountRow],
     width: i64,
+    calibrated: impl Fn(usize, f64) -> f64,
 ) -> Vec<Episode<'a>> {
     let pieces: Vec<Piece> = evidence
         .into_iter()
@@ -180,12 +184,13 @@ fn episodes<'a>(
         .into_iter()
         .partition(|piece| out.iter().any(|e| carries(piece, e)));
     out.extend(touching(alone, width));
+    // Calibrated: raw p-values of different detectors do not compare.
     let strength: Vec<f64> = out
         .iter()
         .map(|e| {
             e.evidence
                 .iter()
-                .map(|(_, e)| e.p_value)
+                .map(|(d, e)| calibrated(*d, e.p_value))
                 .fold(1.0, f64::min)
         })
         .collect();
@@ -193,7 +198,11 @@ fn episodes<'a>(
         // The strongest episode it falls in, the earliest of equals.
         let best = (0..out.len())
             .filter(|&i| carries(&piece, &out[i]))
-            .min_by(|&a, &b| strength[a].total_cmp(&strength[b]).then(a.cmp(&b)));
+            .min_by(|&a, &b| {
+                strength[a]
+                    .total_cmp(&strength[b])
+                    .then(out[a].start.cmp(&out[b].start))
+            });
         if let Some(i) = best {
             out[i].evidence.push((piece.detector, piece.evidence));
         }
@@ -268,7 +277,7 @@ fn finding(
     let leading = sorted
         .iter()
         .filter(|e| best.values().any(|b| std::ptr::eq(*b, **e)));
-    let reasons = reasons(leading.chain(sorted.iter()));
+    let reasons = reasons(leading.chain(sorted.iter()), best.len());
     let (evidence_actions, top, volume) =
         actions(&sorted, &window.counts[user as usize], start, end);
     let name = |a: u32| baselines.values.name(a).to_owned();
@@ -305,12 +314,12 @@ fn finding(
     }
 }
 
-/// The distinct reasons of the evidence, in the order given, at most
-/// `MAX_REASONS`.
-fn reasons<'a>(ordered: impl Iterator<Item = &'a &'a Evidence>) -> Vec<String> {
+/// The distinct reasons of the evidence, in the order given: at most
+/// `MAX_REASONS`, or the `leading` ones when there are more.
+fn reasons<'a>(ordered: impl Iterator<Item = &'a &'a Evidence>, leading: usize) -> Vec<String> {
     let mut reasons: Vec<String> = Vec::new();
     for e in ordered {
-        if reasons.len() == MAX_REASONS {
+        if reasons.len() == MAX_REASONS.max(leading) {
             break;
         }
         if !reasons.contains(&e.reason) {
@@ -420,11 +429,11 @@ mod tests {
     #[test]
     fn evidence_in_adjacent_buckets_merges_and_a_gap_splits() {
         let (a, b, c) = (evidence(0, 10), evidence(10, 20), evidence(40, 50));
-        let found = episodes(vec![(0, &c), (1, &a), (0, &b)], &[], 10);
+        let found = episodes(vec![(0, &c), (1, &a), (0, &b)], &[], 10, |_, p| p);
         assert_eq!(spans(&found), [(0, 20, 2), (40, 50, 1)]);
         // One empty bucket between two pieces of evidence still merges them.
         let d = evidence(30, 40);
-        let found = episodes(vec![(0, &a), (0, &b), (0, &d)], &[], 10);
+        let found = episodes(vec![(0, &a), (0, &b), (0, &d)], &[], 10, |_, p| p);
         assert_eq!(spans(&found), [(0, 40, 3)]);
     }
 
@@ -442,7 +451,12 @@ mod tests {
         };
         let (morning, evening) = (with_exec(30, 40, 1e-3), with_exec(200, 210, 1e-6));
         let day = with_exec(0, 240, 1e-4);
-        let found = episodes(vec![(0, &morning), (0, &evening), (1, &day)], &counts, 10);
+        let found = episodes(
+            vec![(0, &morning), (0, &evening), (1, &day)],
+            &counts,
+            10,
+            |_, p| p,
+        );
         assert_eq!(spans(&found), [(30, 40, 1), (200, 210, 2)]);
     }
 
@@ -462,7 +476,7 @@ mod tests {
             ..evidence(0, 100)
         };
         assert_eq!(
-            spans(&episodes(vec![(0, &window)], &counts, 10)),
+            spans(&episodes(vec![(0, &window)], &counts, 10, |_, p| p)),
             [(20, 70, 1)]
         );
         // A detector that knows its buckets names them.
@@ -472,7 +486,7 @@ mod tests {
             ..evidence(0, 100)
         };
         assert_eq!(
-            spans(&episodes(vec![(0, &novel)], &counts, 10)),
+            spans(&episodes(vec![(0, &novel)], &counts, 10, |_, p| p)),
             [(50, 60, 1)]
         );
     }

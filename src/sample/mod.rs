@@ -814,7 +814,9 @@ mod tests {
             let distinct: std::collections::BTreeSet<_> =
                 attacks.iter().map(|l| (&l.scenario, &l.user)).collect();
             assert_eq!(distinct.len(), 10, "seed {seed}: {attacks:?}");
-            // An attack on several days is a row per day, each within it.
+            // An attack on several days is a row per day, each within it
+            // (seeds 1-3 each draw one).
+            assert!(attacks.len() > distinct.len(), "seed {seed}: {attacks:?}");
             for l in &attacks {
                 let day = l.start.div_euclid(MICROS_PER_DAY);
                 assert!(
