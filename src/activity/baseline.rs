@@ -287,6 +287,8 @@ pub struct WindowActivity {
 pub struct PoolWindow {
     pub events: HashMap<(usize, Unit, u32), u32>,
     pub active: HashMap<(usize, Unit), u32>,
+    /// Identities of the pool that did an action on a UTC day (by its start).
+    pub doers: HashMap<(usize, i64, u32), u32>,
 }
 
 /// A span of the window: one bucket or UTC day (by its start), or all of it.
@@ -491,7 +493,14 @@ fn identity_days(
 fn pool_window(w: &WindowActivity, peers: &Peers) -> PoolWindow {
     let mut out = PoolWindow::default();
     for (u, rows) in w.counts.iter().enumerate() {
+        let did: std::collections::BTreeSet<(i64, u32)> = rows
+            .iter()
+            .map(|r| (day_floor(r.bucket), r.action))
+            .collect();
         for pool in peers.member_pools(u as u32) {
+            for &(day, action) in &did {
+                *out.doers.entry((pool, day, action)).or_default() += 1;
+            }
             for r in rows {
                 let day = day_floor(r.bucket);
                 for unit in [Unit::Bucket(r.bucket), Unit::Day(day), Unit::Window] {

@@ -226,15 +226,34 @@ impl FittedCountSpike<'_> {
         match t.scale {
             Scale::Bucket => {
                 let bucket = self.peer_surge(t, tested, Unit::Bucket(t.span.start), w);
-                let whole_day = t.day.map_or(1.0, |day| {
-                    let own = day.per_action.get(&t.action).copied().unwrap_or(0);
-                    self.peer_surge(t, (own, day.active), Unit::Day(day_floor(day.start)), w)
-                });
+                let whole_day = t
+                    .day
+                    .filter(|day| self.team_did(t, day_floor(day.start), w))
+                    .map_or(1.0, |day| {
+                        let own = day.per_action.get(&t.action).copied().unwrap_or(0);
+                        self.peer_surge(t, (own, day.active), Unit::Day(day_floor(day.start)), w)
+                    });
                 bucket.max(whole_day)
             }
             Scale::Day => self.peer_surge(t, tested, Unit::Day(day_floor(t.span.start)), w),
             Scale::Window => self.peer_surge(t, tested, Unit::Window, w),
         }
+    }
+
+    /// Whether at least `DAY_SURGE_PEERS` of the identity's peers did
+    /// `t.action` on `day`: one noisy teammate's burst is not a team's
+    /// release day, and must not hide its peers' bursts all day.
+    fn team_did(&self, t: &Test, day: i64, w: &WindowActivity) -> bool {
+        let pool = self.b.pool_of(t.user);
+        let doers = w
+            .pools
+            .doers
+            .get(&(pool, day, t.action))
+            .copied()
+            .unwrap_or(0);
+        // The identity itself did it that day, when it is in the pool.
+        let own = u32::from(self.b.peers.in_own_pool(t.user));
+        doers.saturating_sub(own) >= DAY_SURGE_PEERS
     }
 
     /// How much harder than usual the identity's peers did `action` in
@@ -457,6 +476,9 @@ fn k_mean(span: &Span, post: Posterior) -> f64 {
     f64::from(span.active.max(1)) * post.shape / post.rate
 }
 
+/// Peers who must have done an action on a day for its surge to raise an
+/// hour's expectation.
+const DAY_SURGE_PEERS: u32 = 2;
 /// Peers' surge worth naming in the reason.
 const SURGE_NOTE: f64 = 1.5;
 const DAYS_PER_WEEK: f64 = 7.0;
@@ -535,6 +557,25 @@ mod tests {
     fn the_usual_count_is_not_evidence() {
         let lake = team().count("ana", at(WINDOW_DAY + 2, 10), EXEC, 1);
         assert!(evidence_of(lake, "ana").is_empty());
+    }
+
+    #[test]
+    fn one_noisy_teammate_that_day_does_not_raise_the_hours_expectation() {
+        let (day, ana_hour) = (WINDOW_DAY + 2, 14);
+        let bucket = |found: &[Evidence]| {
+            found
+                .iter()
+                .filter(|e| e.reason.contains(" in 1 h from "))
+                .map(|e| e.p_value)
+                .fold(1.0, f64::min)
+        };
+        let alone = evidence_of(team().count("ana", at(day, ana_hour), EXEC, 12), "ana");
+        let noisy = team()
+            .count("bo", at(day, 3), EXEC, 40)
+            .count("ana", at(day, ana_hour), EXEC, 12);
+        let noisy = evidence_of(noisy, "ana");
+        assert!(bucket(&alone) < 1e-4, "{}", bucket(&alone));
+        assert_eq!(bucket(&noisy), bucket(&alone));
     }
 
     #[test]
