@@ -570,9 +570,10 @@ mod tests {
                 .fold(1.0, f64::min)
         };
         let alone = evidence_of(team().count("ana", at(day, ana_hour), EXEC, 12), "ana");
-        let noisy = team()
-            .count("bo", at(day, 3), EXEC, 40)
-            .count("ana", at(day, ana_hour), EXEC, 12);
+        let noisy =
+            team()
+                .count("bo", at(day, 3), EXEC, 40)
+                .count("ana", at(day, ana_hour), EXEC, 12);
         let noisy = evidence_of(noisy, "ana");
         assert!(bucket(&alone) < 1e-4, "{}", bucket(&alone));
         assert_eq!(bucket(&noisy), bucket(&alone));

@@ -276,12 +276,16 @@ impl FittedNovelty<'_> {
         // not every weak first-seen value of the week.
         let total: f64 = items.iter().map(|i| -i.p.ln()).sum();
         let mut covered = 0.0;
-        let carrying = items.iter().take_while(|i| {
-            let before = covered;
-            covered += -i.p.ln();
-            before < CARRIER_SHARE * total
-        });
+        let carrying: Vec<&Item> = items
+            .iter()
+            .take_while(|i| {
+                let before = covered;
+                covered += -i.p.ln();
+                before < CARRIER_SHARE * total
+            })
+            .collect();
         let mut at: Vec<i64> = carrying
+            .iter()
             .map(|i| {
                 self.b
                     .bucket
@@ -315,10 +319,15 @@ impl FittedNovelty<'_> {
             ),
             observed: items.len() as f64,
             expected: 0.0,
-            actions: items.iter().filter_map(|i| i.action).collect(),
+            // Its actions and techniques are those of the carrying items, so
+            // the events and techniques a finding names lie in its span.
+            actions: carrying.iter().filter_map(|i| i.action).collect(),
             at,
             techniques: {
-                let mut t: Vec<String> = items.iter().filter_map(|i| i.technique.clone()).collect();
+                let mut t: Vec<String> = carrying
+                    .iter()
+                    .filter_map(|i| i.technique.clone())
+                    .collect();
                 t.sort();
                 t.dedup();
                 t
