@@ -559,36 +559,31 @@ mod tests {
         assert!(evidence_of(lake, "ana").is_empty());
     }
 
+    /// The strongest evidence about one hour (not its day or the window).
+    fn hourly_p(found: &[Evidence]) -> f64 {
+        found
+            .iter()
+            .filter(|e| e.reason.contains(" in 1 h from "))
+            .map(|e| e.p_value)
+            .fold(1.0, f64::min)
+    }
+
     #[test]
     fn one_noisy_teammate_that_day_does_not_raise_the_hours_expectation() {
         let (day, ana_hour) = (WINDOW_DAY + 2, 14);
-        let bucket = |found: &[Evidence]| {
-            found
-                .iter()
-                .filter(|e| e.reason.contains(" in 1 h from "))
-                .map(|e| e.p_value)
-                .fold(1.0, f64::min)
-        };
         let alone = evidence_of(team().count("ana", at(day, ana_hour), EXEC, 12), "ana");
         let noisy =
             team()
                 .count("bo", at(day, 3), EXEC, 40)
                 .count("ana", at(day, ana_hour), EXEC, 12);
         let noisy = evidence_of(noisy, "ana");
-        assert!(bucket(&alone) < 1e-4, "{}", bucket(&alone));
-        assert_eq!(bucket(&noisy), bucket(&alone));
+        assert!(hourly_p(&alone) < 1e-4, "{}", hourly_p(&alone));
+        assert_eq!(hourly_p(&noisy), hourly_p(&alone));
     }
 
     #[test]
     fn a_team_surging_the_same_day_at_other_hours_raises_the_hours_expectation() {
         let (day, ana_hour) = (WINDOW_DAY + 2, 14);
-        let bucket = |found: &[Evidence]| {
-            found
-                .iter()
-                .filter(|e| e.end - e.start <= MICROS_PER_HOUR)
-                .map(|e| e.p_value)
-                .fold(1.0, f64::min)
-        };
         let alone = evidence_of(team().count("ana", at(day, ana_hour), EXEC, 12), "ana");
         // Each teammate does the same at an hour of its own that day.
         let release = TEAM
@@ -600,12 +595,12 @@ mod tests {
             })
             .count("ana", at(day, ana_hour), EXEC, 12);
         let release = evidence_of(release, "ana");
-        assert!(bucket(&alone) < 1e-4, "{}", bucket(&alone));
+        assert!(hourly_p(&alone) < 1e-4, "{}", hourly_p(&alone));
         assert!(
-            bucket(&release) > bucket(&alone) * 1e3,
+            hourly_p(&release) > hourly_p(&alone) * 1e3,
             "{} vs {}",
-            bucket(&release),
-            bucket(&alone)
+            hourly_p(&release),
+            hourly_p(&alone)
         );
     }
 
