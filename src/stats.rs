@@ -191,8 +191,22 @@ impl TailCalibration {
     pub fn p_value(&self, score: f64) -> f64 {
         let n = self.sorted.len() as f64;
         if score <= self.threshold {
-            let at_least = n - self.below(score) as f64;
-            return ((at_least + 1.0) / (n + 1.0)).min(1.0);
+            let below = self.below(score);
+            let step = |below: usize| ((n - below as f64 + 1.0) / (n + 1.0)).min(1.0);
+            // Between two baseline values the share is interpolated (log-
+            // linearly) from the lower one's to this one's, so evidence
+            // between the same two ordinary days is still told apart; it
+            // never says more than the share does. A 0 is a day without
+            // evidence, not weak evidence: nothing to interpolate from.
+            let lower = below.checked_sub(1).map(|i| self.sorted[i]);
+            return match (lower, self.sorted.get(below).copied()) {
+                (Some(lower), Some(upper)) if lower > 0.0 && upper > lower => {
+                    let t = ((score - lower) / (upper - lower)).clamp(0.0, 1.0);
+                    let (from, to) = (step(self.below(lower)).ln(), step(below).ln());
+                    (from + t * (to - from)).exp()
+                }
+                _ => step(below),
+            };
         }
         (self.tail_mass * (-(score - self.threshold) / self.scale).exp()).clamp(P_FLOOR, 1.0)
     }
@@ -215,6 +229,19 @@ mod tests {
             .map(|i| 0.4 + 0.2 * f64::from(i) / 1000.0)
             .collect();
         TailCalibration::new(values, 0.05)
+    }
+
+    #[test]
+    fn between_two_baseline_values_the_p_value_falls_between_their_shares() {
+        let c = TailCalibration::surprise(vec![0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3);
+        // At a baseline value, the share at least as high.
+        assert!((c.p_value(2.0) - 6.0 / 9.0).abs() < 1e-12);
+        assert!((c.p_value(3.0) - 5.0 / 9.0).abs() < 1e-12);
+        // Between two, strictly between, and decreasing.
+        let (a, b) = (c.p_value(2.3), c.p_value(2.7));
+        assert!(6.0 / 9.0 > a && a > b && b > 5.0 / 9.0, "{a} {b}");
+        // Above days without evidence, the share of days with some.
+        assert!((c.p_value(0.5) - 7.0 / 9.0).abs() < 1e-12);
     }
 
     #[test]

@@ -218,6 +218,25 @@ pub fn hour_of_week(t: i64) -> usize {
     hours.rem_euclid(HOURS_PER_WEEK as i64) as usize
 }
 
+/// How many times each hour of the week occurs in the baseline of `window`
+/// (hours that start in it): 4 each for 28 days, none for most of them
+/// with a 3-day baseline.
+pub fn hour_exposure(window: &Window) -> [u32; HOURS_PER_WEEK] {
+    let mut exposure = [0; HOURS_PER_WEEK];
+    let first = window.baseline_start.div_euclid(MICROS_PER_HOUR);
+    let last = (window.start - 1).div_euclid(MICROS_PER_HOUR);
+    let hours = (last - first + 1).max(0);
+    let weeks = hours / HOURS_PER_WEEK as i64;
+    for h in exposure.iter_mut() {
+        *h = weeks as u32;
+    }
+    // The partial week left after the whole ones.
+    for hour in first + weeks * HOURS_PER_WEEK as i64..=last {
+        exposure[hour_of_week(hour * MICROS_PER_HOUR)] += 1;
+    }
+    exposure
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +290,20 @@ mod tests {
         assert_eq!(hour_of_week(monday), 0);
         assert_eq!(hour_of_week(monday + 25 * MICROS_PER_HOUR), 25);
         assert_eq!(hour_of_week(monday - MICROS_PER_HOUR), 167);
+    }
+
+    #[test]
+    fn exposure_counts_each_hour_of_the_week_the_baseline_holds() {
+        let four_weeks = Window::new(d("2026-11-02"), d("2026-11-02"), 28).unwrap();
+        assert!(hour_exposure(&four_weeks).iter().all(|e| *e == 4));
+        // Friday, Saturday and Sunday before Monday 2026-11-02.
+        let three_days = Window::new(d("2026-11-02"), d("2026-11-02"), 3).unwrap();
+        let e = hour_exposure(&three_days);
+        assert_eq!(e.iter().sum::<u32>(), 72);
+        assert!(e[..4 * 24].iter().all(|x| *x == 0));
+        assert!(e[4 * 24..].iter().all(|x| *x == 1));
+        let ten_days = Window::new(d("2026-11-02"), d("2026-11-02"), 10).unwrap();
+        let e = hour_exposure(&ten_days);
+        assert_eq!((e[0], e[4 * 24 + 5]), (1, 2));
     }
 }

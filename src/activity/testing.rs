@@ -34,10 +34,27 @@ impl Lake {
         }
     }
 
+    /// The same lake scored with a baseline of `days` days.
+    pub fn baseline_days(mut self, days: u32) -> Lake {
+        let d = |s: &str| Bound::Date(s.parse().unwrap());
+        self.window = Window::new(d("2026-11-02"), d("2026-11-08"), days).unwrap();
+        self
+    }
+
     /// `n` events of `action` by `user` in the hour starting at `t`.
-    pub fn count(mut self, user: &str, t: i64, action: &str, n: u32) -> Lake {
+    pub fn count(self, user: &str, t: i64, action: &str, n: u32) -> Lake {
+        self.count_with("kubectl", user, t, action, n)
+    }
+
+    /// `n` runs of the command `command` typed by `user` (tool `shell`) in
+    /// the hour starting at `t`.
+    pub fn shell(self, user: &str, t: i64, command: &str, n: u32) -> Lake {
+        self.count_with("shell", user, t, command, n)
+    }
+
+    fn count_with(mut self, tool: &str, user: &str, t: i64, action: &str, n: u32) -> Lake {
         let user = self.activity.users.id(user);
-        let tool = self.activity.values.id("kubectl");
+        let tool = self.activity.values.id(tool);
         let action = self.activity.values.id(action);
         self.activity.counts.push(CountRow {
             user,

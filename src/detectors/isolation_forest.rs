@@ -36,7 +36,9 @@ use crate::activity::peers::PeerSource;
 use crate::activity::{Attr, BreadthKind, Kind};
 use crate::forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
 use crate::stats::{fisher, fmt_amount, fmt_p, TailCalibration};
-use crate::window::{fmt_date, hour_of_week, rfc3339, HOURS_PER_WEEK, MICROS_PER_DAY};
+use crate::window::{
+    fmt_date, hour_exposure, hour_of_week, rfc3339, HOURS_PER_WEEK, MICROS_PER_DAY,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -532,12 +534,18 @@ struct Usual {
 
 impl Usual {
     fn of_everyone(b: &Baselines, reach: &HashMap<u32, f64>) -> Vec<Usual> {
+        let exposure = hour_exposure(&b.window);
         (0..b.users.len() as u32)
-            .map(|u| Usual::of(b, u, reach))
+            .map(|u| Usual::of(b, u, reach, &exposure))
             .collect()
     }
 
-    fn of(b: &Baselines, user: u32, reach: &HashMap<u32, f64>) -> Usual {
+    fn of(
+        b: &Baselines,
+        user: u32,
+        reach: &HashMap<u32, f64>,
+        exposure: &[u32; HOURS_PER_WEEK],
+    ) -> Usual {
         let own = &b.users[user as usize];
         let peers = b.peers_of(user);
         let days = f64::from(own.active_days);
@@ -576,7 +584,13 @@ impl Usual {
             new_values,
             own_events,
             peer_events: peers.events(),
-            hour_mass: hour_mass(b, user, default_prior_weight(), default_floor_weight()),
+            hour_mass: hour_mass(
+                b,
+                user,
+                exposure,
+                default_prior_weight(),
+                default_floor_weight(),
+            ),
         }
     }
 }
@@ -663,11 +677,15 @@ fn features(d: &DayActivity, u: &Usual, reach: &HashMap<u32, f64>, b: &Baselines
         .map(|(a, n)| f64::from(*n) * rarity(*a, reach))
         .sum::<f64>()
         / events;
+    // Hours the baseline never held (no mass) are unknown, not odd.
     let odd_hours = d
         .buckets
         .iter()
-        .map(|t| -(HOURS_PER_WEEK as f64 * u.hour_mass[hour_of_week(*t)]).ln())
-        .fold(f64::NEG_INFINITY, f64::max);
+        .map(|t| u.hour_mass[hour_of_week(*t)])
+        .filter(|m| *m > 0.0)
+        .map(|m| -(HOURS_PER_WEEK as f64 * m).ln())
+        .reduce(f64::max)
+        .unwrap_or(0.0);
     Features::from_fn(|feature| match feature {
         Feature::Volume => ratio(events, u.events),
         Feature::MixVsOwn => kl(&own_share),

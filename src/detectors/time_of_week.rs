@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
 use crate::activity::baseline::{Baselines, WindowActivity};
 use crate::stats::fmt_p;
-use crate::window::{hour_of_week, rfc3339, HOURS_PER_WEEK};
+use crate::window::{hour_exposure, hour_of_week, rfc3339, HOURS_PER_WEEK};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +60,7 @@ impl Detector for TimeOfWeek {
         Ok(Box::new(FittedTimeOfWeek {
             params: self.params.clone(),
             b: baselines,
+            exposure: hour_exposure(&baselines.window),
         }))
     }
 }
@@ -82,26 +83,40 @@ fn tails(mass: &[f64; HOURS_PER_WEEK]) -> [f64; HOURS_PER_WEEK] {
 
 /// Probability of each hour of the week for `user`: its own active hours,
 /// shrunk toward its peers' profile with `prior_weight` hours and floored
-/// with `floor_weight` hours spread evenly. Sums to 1.
+/// with `floor_weight` hours spread evenly. Sums to 1 over the hours the
+/// baseline holds (`exposure`, from `window::hour_exposure`); counts are per
+/// occurrence of the hour, so a baseline of ten days does not make the
+/// three days it holds twice as likely, and an hour it never held has no
+/// mass (and says nothing).
 pub(crate) fn hour_mass(
     b: &Baselines,
     user: u32,
+    exposure: &[u32; HOURS_PER_WEEK],
     prior_weight: f64,
     floor_weight: f64,
 ) -> [f64; HOURS_PER_WEEK] {
     let own = &b.users[user as usize];
     let view = b.peers_of(user);
-    let peer: [f64; HOURS_PER_WEEK] = std::array::from_fn(|h| view.hour(h));
+    let exposed = exposure.iter().filter(|e| **e > 0).count().max(1) as f64;
+    let mean_exposure = f64::from(exposure.iter().sum::<u32>()) / exposed;
+    // Per occurrence, in units of the mean occurrence (1 when even).
+    let per = |count: f64, h: usize| match exposure[h] {
+        0 => 0.0,
+        e => count * mean_exposure / f64::from(e),
+    };
+    let peer: [f64; HOURS_PER_WEEK] = std::array::from_fn(|h| per(view.hour(h), h));
     let peer_total: f64 = peer.iter().sum();
-    let own_total = f64::from(own.active_buckets);
-    let uniform = 1.0 / HOURS_PER_WEEK as f64;
+    let own_hours: [f64; HOURS_PER_WEEK] =
+        std::array::from_fn(|h| per(f64::from(own.hour_profile[h]), h));
+    let own_total: f64 = own_hours.iter().sum();
+    let uniform = |h: usize| f64::from(u8::from(exposure[h] > 0)) / exposed;
     std::array::from_fn(|h| {
         let peer_share = if peer_total > 0.0 {
             peer[h] / peer_total
         } else {
-            uniform
+            uniform(h)
         };
-        (f64::from(own.hour_profile[h]) + prior_weight * peer_share + floor_weight * uniform)
+        (own_hours[h] + prior_weight * peer_share + floor_weight * uniform(h))
             / (own_total + prior_weight + floor_weight)
     })
 }
@@ -109,6 +124,7 @@ pub(crate) fn hour_mass(
 struct FittedTimeOfWeek<'a> {
     params: TimeOfWeekParams,
     b: &'a Baselines,
+    exposure: [u32; HOURS_PER_WEEK],
 }
 
 impl Fitted for FittedTimeOfWeek<'_> {
@@ -121,13 +137,20 @@ impl Fitted for FittedTimeOfWeek<'_> {
                 continue;
             }
             // Only identities active in the window need their profile.
-            let tails = tails(&hour_mass(self.b, user, p.prior_weight, p.floor_weight));
+            let tails = tails(&hour_mass(
+                self.b,
+                user,
+                &self.exposure,
+                p.prior_weight,
+                p.floor_weight,
+            ));
             // Rows are sorted by bucket: one run of rows per active bucket.
             for rows in w.counts[user as usize].chunk_by(|a, b| a.bucket == b.bucket) {
                 let bucket = rows[0].bucket;
                 let how = hour_of_week(bucket);
                 let p = tails[how];
-                if p >= self.params.report_p {
+                // An hour the baseline never held is unknown, not unusual.
+                if self.exposure[how] == 0 || p >= self.params.report_p {
                     continue;
                 }
                 let events: u32 = rows.iter().map(|x| x.n).sum();
@@ -224,5 +247,30 @@ mod tests {
         assert_eq!((t[1], t[2]), (0.5, 0.5));
         assert_eq!(t[0], 1.0);
         assert_eq!(t[3], 0.0);
+    }
+
+    /// A three-day baseline (Friday to Sunday) in which ana and bo worked
+    /// every hour from 06:00 to midnight.
+    fn short_baseline() -> Lake {
+        const FRIDAY: i64 = WINDOW_DAY - 3;
+        let mut lake = Lake::new().baseline_days(3);
+        for d in FRIDAY..WINDOW_DAY {
+            for h in 6..24 {
+                for u in ["ana", "bo"] {
+                    lake = lake.count(u, at(d, h), "get pods", 2);
+                }
+            }
+        }
+        lake
+    }
+
+    #[test]
+    fn an_hour_of_the_week_the_baseline_never_held_is_unknown_not_unusual() {
+        // Wednesday 03:00: no Wednesday in the baseline to compare with.
+        let wednesday = short_baseline().count("ana", at(WINDOW_DAY + 2, 3), "get pods", 6);
+        assert!(evidence(wednesday).is_empty());
+        // Friday 03:00 was in the baseline, and nobody worked then.
+        let friday = short_baseline().count("ana", at(WINDOW_DAY + 4, 3), "get pods", 6);
+        assert_eq!(evidence(friday).len(), 1);
     }
 }
