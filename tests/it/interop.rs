@@ -6,25 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{code, lakehound, run_on, stderr, window_dir};
-
-/// The Python with pandas and DuckDB. Missing is a failure, not a skip: the
-/// README's test command (`.ci/run`) installs it.
-fn python() -> PathBuf {
-    let path = std::env::var_os("LAKEHOUND_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/lakehound-py/bin/python"))
-        })
-        .expect("HOME or LAKEHOUND_PYTHON is set");
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with .ci/run, which installs pandas and DuckDB \
-         (tests/python/requirements.txt), or set LAKEHOUND_PYTHON",
-        path.display()
-    );
-    path
-}
+use crate::support::{code, lakehound, python, run_on, stderr, window_dir};
 
 fn parquet_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -11,6 +11,7 @@ mod forest;
 mod ingest;
 mod interop;
 mod layers;
+mod masquerade;
 mod outliers;
 mod pipeline;
 mod sample_lake;

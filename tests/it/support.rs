@@ -23,6 +23,25 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The Python with pandas, pyarrow and DuckDB (tests/python/requirements.txt).
+/// Missing is a failure, not a skip: the README's test command (`.ci/run`)
+/// installs it into `~/.cache/lakehound-py`.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("LAKEHOUND_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/lakehound-py/bin/python"))
+        })
+        .expect("HOME or LAKEHOUND_PYTHON is set");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with .ci/run, which installs pandas, pyarrow and \
+         DuckDB (tests/python/requirements.txt), or set LAKEHOUND_PYTHON",
+        path.display()
+    );
+    path
+}
+
 /// `lakehound run` on a fixture lake over the fixture window.
 pub fn run_on(lake: &Path, out: &Path, extra: &[&str]) -> Output {
     run_between(lake, out, super::fixture::FROM, super::fixture::TO, extra)
