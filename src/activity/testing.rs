@@ -52,7 +52,8 @@ impl Lake {
         self.count_with("shell", user, t, command, n)
     }
 
-    fn count_with(mut self, tool: &str, user: &str, t: i64, action: &str, n: u32) -> Lake {
+    /// `n` events of `action` with `tool` by `user` in the hour starting at `t`.
+    pub fn count_with(mut self, tool: &str, user: &str, t: i64, action: &str, n: u32) -> Lake {
         let user = self.activity.users.id(user);
         let tool = self.activity.values.id(tool);
         let action = self.activity.values.id(action);

@@ -498,53 +498,49 @@ mod tests {
         .unwrap()
     }
 
+    /// `terminals()` and ana's hour of `commands` in the window, as events of
+    /// `tool`.
+    fn ana_hour(tool: &str, commands: &[(&str, u32)]) -> Lake {
+        let hour = at(WINDOW_DAY + 1, 10);
+        commands.iter().fold(terminals(), |lake, (command, n)| {
+            lake.count_with(tool, "ana", hour, command, *n)
+        })
+    }
+
     #[test]
     fn a_shell_hour_of_the_orgs_commands_the_person_never_types_is_evidence() {
-        let hour = at(WINDOW_DAY + 1, 10);
-        let lake = terminals()
-            .shell("ana", hour, "ls", 35)
-            .shell("ana", hour, "cat", 25)
-            .shell("ana", hour, "grep", 20)
-            .shell("ana", hour, "vim", 5);
-        let found = super::super::evidence_of(&shell_detector(0.1), lake, "ana");
+        let others = [("ls", 35), ("cat", 25), ("grep", 20), ("vim", 5)];
+        let found =
+            super::super::evidence_of(&shell_detector(0.1), ana_hour("shell", &others), "ana");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].reason.contains("cat ×25"), "{}", found[0].reason);
         // The same hour weighed as API calls (events correlated at 0.2)
         // says far less: 85 commands are not 4 bursts.
-        let as_api = terminals()
-            .count("ana", hour, "ls", 35)
-            .count("ana", hour, "cat", 25)
-            .count("ana", hour, "grep", 20)
-            .count("ana", hour, "vim", 5);
-        let api = super::super::evidence_of(&shell_detector(0.1), as_api, "ana");
+        let api =
+            super::super::evidence_of(&shell_detector(0.1), ana_hour("kubectl", &others), "ana");
         assert!(api.iter().all(|e| e.p_value > found[0].p_value), "{api:?}");
     }
 
     #[test]
     fn new_commands_nobody_in_the_org_types_are_not_someone_elses_work() {
-        // ana's own hour, with a dozen commands she picked up that nobody
-        // in the org ever typed.
-        let hour = at(WINDOW_DAY + 1, 10);
-        let mut lake = terminals()
-            .shell("ana", hour, "vim", 30)
-            .shell("ana", hour, "make", 25)
-            .shell("ana", hour, "gcc", 10);
-        for new in ["rustc", "cargo", "gdb", "perf"] {
-            lake = lake.shell("ana", hour, new, 6);
-        }
-        let even = super::super::evidence_of(&shell_detector(0.1), lake, "ana");
+        // ana's own hour, with commands she picked up that nobody in the
+        // org ever typed.
+        let own = [
+            ("vim", 30),
+            ("make", 25),
+            ("gcc", 10),
+            ("rustc", 6),
+            ("cargo", 6),
+            ("gdb", 6),
+            ("perf", 6),
+        ];
+        let even = super::super::evidence_of(&shell_detector(0.1), ana_hour("shell", &own), "ana");
         assert!(even.is_empty(), "{even:?}");
         // Without the even prior, a command she never typed weighs as the
         // org's share of it makes foreign, however rare: the hour would be
         // someone else's.
-        let mut lake = terminals()
-            .shell("ana", hour, "vim", 30)
-            .shell("ana", hour, "make", 25)
-            .shell("ana", hour, "gcc", 10);
-        for new in ["rustc", "cargo", "gdb", "perf"] {
-            lake = lake.shell("ana", hour, new, 6);
-        }
-        assert!(!super::super::evidence_of(&shell_detector(0.0), lake, "ana").is_empty());
+        let none = super::super::evidence_of(&shell_detector(0.0), ana_hour("shell", &own), "ana");
+        assert!(!none.is_empty());
     }
 
     #[test]
