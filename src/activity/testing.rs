@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 
 use super::baseline::{self, Baselines, WindowActivity};
-use super::peers::Peers;
+use super::peers::{LearnedGroups, PeerGroup, PeerSource, Peers};
 use super::{Activity, Attr, BreadthRow, CountRow, PerBreadth, SeenRow};
 use crate::window::{day_start, Bound, Bucket, Window, MICROS_PER_HOUR};
 
@@ -109,6 +109,45 @@ impl Lake {
         a.seen.sort_by_key(|r| (r.user, r.attr, r.value));
         a.breadth.sort_by_key(|r| (r.user, r.day));
         (self.activity, self.window, self.bucket)
+    }
+
+    /// Baselines with everyone compared with its declared team:
+    /// `team(user)` names it (from `--context`).
+    pub fn build_in_teams(self, team: impl Fn(&str) -> String) -> (Baselines, WindowActivity) {
+        let (activity, window, bucket) = self.activity();
+        let n = activity.users.len();
+        let mut history = vec![false; n];
+        for r in activity.counts.iter().filter(|r| r.bucket < window.start) {
+            history[r.user as usize] = true;
+        }
+        let mut groups: Vec<PeerGroup> = Vec::new();
+        let mut group_of = Vec::with_capacity(n);
+        for user in 0..n as u32 {
+            let name = team(activity.users.name(user));
+            let g = match groups.iter().position(|g| g.name == name) {
+                Some(g) => g,
+                None => {
+                    groups.push(PeerGroup {
+                        name,
+                        source: PeerSource::Context,
+                        members: 0,
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[g].members += 1;
+            group_of.push(g);
+        }
+        let peers = Peers {
+            groups,
+            group_of,
+            source_of: vec![PeerSource::Context; n],
+            org: None,
+            cluster_group: vec![None; n],
+            history,
+            learned: LearnedGroups::default(),
+        };
+        baseline::build(activity, &window, bucket, peers)
     }
 
     /// Baselines with everyone compared with the whole org.

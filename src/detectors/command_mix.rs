@@ -24,7 +24,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use super::{
+    positive, probability, Detector, DetectorError, Evidence, Fitted, ParamsError, SHELL_TOOL,
+};
 use crate::activity::baseline::{Baselines, PeerView, UserBaseline, WindowActivity};
 use crate::activity::CountRow;
 use crate::stats::{fmt_p, P_FLOOR};
@@ -179,9 +181,6 @@ struct FittedMix<'a> {
     /// The id of the `shell` tool, when the lake has any.
     shell: Option<u32>,
 }
-
-/// The tool of command lines (shell histories, Falco/eBPF processes).
-const SHELL_TOOL: &str = "shell";
 
 /// The org's share of an action nobody did in the baseline is as if half an
 /// event had been seen.

@@ -25,6 +25,11 @@ use serde::Deserialize;
 
 use crate::activity::baseline::{Baselines, WindowActivity};
 
+/// The tool of command lines (shell histories, Falco/eBPF processes in an
+/// exec session): one event per command typed, a different granularity from
+/// API calls.
+pub(crate) const SHELL_TOOL: &str = "shell";
+
 /// Why a model file's parameters were refused.
 #[derive(Debug, thiserror::Error)]
 #[error("detector {detector:?}: {field} {reason}")]

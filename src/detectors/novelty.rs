@@ -18,14 +18,14 @@
 //! `novelty` on ordinary values, `first_sensitive` on sensitive ones, so
 //! each is calibrated on days like its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError};
+use super::{probability, Detector, DetectorError, Evidence, Fitted, ParamsError, SHELL_TOOL};
 use crate::activity::baseline::{Baselines, WindowActivity};
-use crate::activity::{Attr, SeenRow};
+use crate::activity::{Attr, CountRow, SeenRow};
 use crate::sensitivity::{Rule, Sensitivity};
 use crate::stats::{fisher, fmt_p};
 use crate::window::day_floor;
@@ -218,8 +218,21 @@ const CARRIER_SHARE: f64 = 0.9;
 const SHOWN_ITEMS: usize = 4;
 
 impl FittedNovelty<'_> {
+    /// The actions `user` ran in the window as command lines (tool
+    /// `shell`: shell histories, processes in an exec session).
+    fn typed(&self, rows: &[CountRow]) -> HashSet<u32> {
+        let Some(shell) = self.b.values.get(SHELL_TOOL) else {
+            return HashSet::new();
+        };
+        rows.iter()
+            .filter(|r| r.tool == shell)
+            .map(|r| r.action)
+            .collect()
+    }
+
     /// One first-seen value weighed by its rarity, or `None` when ordinary.
-    fn item(&self, user: u32, seen: &SeenRow) -> Option<Item> {
+    /// `typed`: the identity's actions that are command lines.
+    fn item(&self, user: u32, seen: &SeenRow, typed: &HashSet<u32>) -> Option<Item> {
         if !self.attributes.contains(&seen.attr) {
             return None;
         }
@@ -236,11 +249,14 @@ impl FittedNovelty<'_> {
         if !self.params.items.admits(rule) {
             return None;
         }
-        // A sensitive value counts the peers' share whole and the org's
-        // only half (as a square root): a first secret read weighs by whether
-        // the identity's peers read secrets. Any other value's rarity is the
-        // geometric mean of the two (either may vouch for it).
-        let rarity = if rule.is_some() {
+        // A sensitive value or an operation counts the peers' share whole
+        // and the org's only half (as a square root): a first secret read,
+        // or a first Athena query, weighs by whether the identity's peers do
+        // that. Any other value (a pod, an address, a client, a command typed
+        // in a shell, of which a first session brings many at once) is rare
+        // by the geometric mean of the two: either may vouch for it.
+        let operation = seen.attr == Attr::Action && !typed.contains(&seen.value);
+        let rarity = if rule.is_some() || operation {
             peer_share * org_share.sqrt()
         } else {
             (peer_share * org_share).sqrt()
@@ -346,9 +362,10 @@ impl Fitted for FittedNovelty<'_> {
             // week's expectation, and a weekly run judges a day as a daily
             // run of it would.
             let mut by_day: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
+            let typed = self.typed(&w.counts[user as usize]);
             for seen in &w.novel[user as usize] {
                 let day = day_floor(seen.first.clamp(window.start, window.end - 1));
-                if let Some(item) = self.item(user, seen) {
+                if let Some(item) = self.item(user, seen, &typed) {
                     by_day.entry(day).or_default().push(item);
                 }
             }
@@ -542,4 +559,45 @@ mod tests {
     }
 
     const MICROS_PER_HOUR_TEST: i64 = crate::window::MICROS_PER_HOUR;
+
+    #[test]
+    fn a_first_action_none_of_the_peers_do_weighs_more_than_one_they_do() {
+        // Two teams of ten; the data team queries Athena, the web team never.
+        let team = |u: &str| if u.starts_with("data") { "data" } else { "web" }.to_owned();
+        let people: Vec<String> = (0..10)
+            .flat_map(|i| [format!("data{i}"), format!("web{i}")])
+            .collect();
+        let t = at(WINDOW_DAY + 1, 15);
+        const QUERY: &str = "athena:StartQueryExecution";
+        let lake = |user: &str, tool: &str| {
+            let lake = people.iter().fold(Lake::new(), |lake, u| {
+                let lake = habit(lake, u, "get pods", 3);
+                if u.starts_with("data") && u != user {
+                    lake.seen(u, Attr::Action, QUERY, at(3, 10), (5, 0))
+                } else {
+                    lake
+                }
+            });
+            lake.count_with(tool, user, t, QUERY, 3)
+                .seen(user, Attr::Action, QUERY, t, (0, 3))
+        };
+        let p = |user: &str, tool: &str| {
+            let d = detector_of("report_p = 1.0\nignore_p = 1.0");
+            let (b, w) = lake(user, tool).build_in_teams(team);
+            let found = d.fit(&b).unwrap().score(&w).unwrap();
+            let id = b.user_names.get(user).unwrap();
+            found
+                .iter()
+                .filter(|e| e.user == id)
+                .map(|e| e.p_value)
+                .fold(1.0, f64::min)
+        };
+        let (web, data) = (p("web0", "aws"), p("data0", "aws"));
+        // The same org share (9 of 19 do it); 0 of 9 peers against 9 of 9.
+        assert!(web < data / 10.0, "web {web}, data {data}");
+        // A command typed in a shell is a value like a pod: a first session
+        // brings many, and the org may vouch for them as much as the peers.
+        let typed = p("web0", "shell");
+        assert!(typed > web * 3.0, "typed {typed}, as an API call {web}");
+    }
 }
