@@ -154,6 +154,7 @@ impl Detector for Novelty {
             params: self.params.clone(),
             sensitivity: self.sensitivity.clone(),
             b: baselines,
+            shell: baselines.values.get(SHELL_TOOL),
         }))
     }
 }
@@ -163,6 +164,8 @@ struct FittedNovelty<'a> {
     params: NoveltyParams,
     sensitivity: Arc<Sensitivity>,
     b: &'a Baselines,
+    /// The id of the `shell` tool, when the lake has any.
+    shell: Option<u32>,
 }
 
 struct Item {
@@ -221,7 +224,7 @@ impl FittedNovelty<'_> {
     /// The actions `user` ran in the window as command lines (tool
     /// `shell`: shell histories, processes in an exec session).
     fn typed(&self, rows: &[CountRow]) -> HashSet<u32> {
-        let Some(shell) = self.b.values.get(SHELL_TOOL) else {
+        let Some(shell) = self.shell else {
             return HashSet::new();
         };
         rows.iter()
@@ -361,9 +364,13 @@ impl Fitted for FittedNovelty<'_> {
             // values: seven new actions in one hour are not diluted by a
             // week's expectation, and a weekly run judges a day as a daily
             // run of it would.
+            let novel = &w.novel[user as usize];
+            if novel.is_empty() {
+                continue;
+            }
             let mut by_day: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
             let typed = self.typed(&w.counts[user as usize]);
-            for seen in &w.novel[user as usize] {
+            for seen in novel {
                 let day = day_floor(seen.first.clamp(window.start, window.end - 1));
                 if let Some(item) = self.item(user, seen, &typed) {
                     by_day.entry(day).or_default().push(item);
