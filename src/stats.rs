@@ -119,7 +119,8 @@ pub fn fmt_p(p: f64) -> String {
 }
 
 /// How unusual a statistic is against its values on ordinary days: the
-/// share of baseline values at least as high, `(k + 1) / (n + 1)`, and past
+/// share of baseline values at least as high, `(k + 1) / (n + 1)`
+/// (interpolated between two baseline values), and past
 /// a threshold, where too few values remain to count, an exponential tail
 /// `tail_mass * exp(-(x - threshold) / scale)`.
 #[derive(Debug, Clone)]

@@ -218,13 +218,12 @@ pub fn hour_of_week(t: i64) -> usize {
     hours.rem_euclid(HOURS_PER_WEEK as i64) as usize
 }
 
-/// How many times each hour of the week occurs in the baseline of `window`
-/// (hours that start in it): 4 each for 28 days, none for most of them
-/// with a 3-day baseline.
-pub fn hour_exposure(window: &Window) -> [u32; HOURS_PER_WEEK] {
+/// How many times each hour of the week occurs in `[from, to)` (hours that
+/// overlap it): 4 each for 28 days, none for most of them over 3 days.
+pub fn hour_exposure(from: i64, to: i64) -> [u32; HOURS_PER_WEEK] {
     let mut exposure = [0; HOURS_PER_WEEK];
-    let first = window.baseline_start.div_euclid(MICROS_PER_HOUR);
-    let last = (window.start - 1).div_euclid(MICROS_PER_HOUR);
+    let first = from.div_euclid(MICROS_PER_HOUR);
+    let last = (to - 1).div_euclid(MICROS_PER_HOUR);
     let hours = (last - first + 1).max(0);
     let weeks = hours / HOURS_PER_WEEK as i64;
     for h in exposure.iter_mut() {
@@ -294,16 +293,17 @@ mod tests {
 
     #[test]
     fn exposure_counts_each_hour_of_the_week_the_baseline_holds() {
+        let held = |w: Window| hour_exposure(w.baseline_start, w.start);
         let four_weeks = Window::new(d("2026-11-02"), d("2026-11-02"), 28).unwrap();
-        assert!(hour_exposure(&four_weeks).iter().all(|e| *e == 4));
+        assert!(held(four_weeks).iter().all(|e| *e == 4));
         // Friday, Saturday and Sunday before Monday 2026-11-02.
         let three_days = Window::new(d("2026-11-02"), d("2026-11-02"), 3).unwrap();
-        let e = hour_exposure(&three_days);
+        let e = held(three_days);
         assert_eq!(e.iter().sum::<u32>(), 72);
         assert!(e[..4 * 24].iter().all(|x| *x == 0));
         assert!(e[4 * 24..].iter().all(|x| *x == 1));
         let ten_days = Window::new(d("2026-11-02"), d("2026-11-02"), 10).unwrap();
-        let e = hour_exposure(&ten_days);
+        let e = held(ten_days);
         assert_eq!((e[0], e[4 * 24 + 5]), (1, 2));
     }
 }

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::peers::Peers;
 use super::{Activity, Attr, CountRow, PerAttr, PerBreadth, SeenRow};
 use crate::intern::Interner;
-use crate::window::{day_floor, hour_of_week, Bucket, Window, HOURS_PER_WEEK};
+use crate::window::{day_floor, hour_exposure, hour_of_week, Bucket, Window, HOURS_PER_WEEK};
 
 /// One identity's behaviour in the baseline period.
 #[derive(Debug, Clone)]
@@ -217,6 +217,10 @@ pub struct Baselines {
     pub values: Interner,
     pub window: Window,
     pub bucket: Bucket,
+    /// The first baseline bucket that holds any event (the window's start
+    /// when none does): a lake younger than `--baseline-days`, or retention
+    /// shorter, holds less than the baseline's calendar.
+    pub held_from: i64,
     pub users: Vec<UserBaseline>,
     pub peers: Peers,
     /// For each attribute value, how many identities touched it at any time
@@ -232,6 +236,12 @@ pub struct Baselines {
 }
 
 impl Baselines {
+    /// How many times each hour of the week occurs in the part of the
+    /// baseline the lake holds (see `window::hour_exposure`).
+    pub fn hour_exposure(&self) -> [u32; HOURS_PER_WEEK] {
+        hour_exposure(self.held_from, self.window.start)
+    }
+
     pub fn peers_of(&self, user: u32) -> PeerView<'_> {
         PeerView {
             pool: &self.pools[self.peers.group_of[user as usize]],
@@ -362,12 +372,20 @@ pub fn build(
     let (reach, reach_in_group) = reach(&activity.seen, &users, &peers);
     let pools = pools(&users, &peers);
     current.pools = pool_window(&current, &peers);
+    let held_from = activity
+        .counts
+        .iter()
+        .map(|r| r.bucket)
+        .filter(|b| *b >= window.baseline_start && *b < window.start)
+        .min()
+        .unwrap_or(window.start);
     (
         Baselines {
             user_names: activity.users,
             values: activity.values,
             window: *window,
             bucket,
+            held_from,
             users,
             peers,
             reach,

@@ -42,21 +42,55 @@ pub struct CommandMixParams {
     #[serde(default = "default_min_events")]
     pub min_events: u32,
     /// How buckets of API calls (Kubernetes, CloudTrail, GCP audit) are
-    /// weighed: a command fans out into a burst of alike calls.
-    #[serde(default = "Weighing::api")]
+    /// weighed: a command fans out into a burst of alike calls. Keys left
+    /// out keep the defaults of `Weighing::api`.
+    #[serde(default = "Weighing::api", deserialize_with = "api_weighing")]
     pub api: Weighing,
     /// How buckets of command lines (tool `shell`: shell histories,
     /// Falco/eBPF processes) are weighed: one event per command typed, a
     /// hundred to a busy hour, nearly independent draws from the person's
     /// habits, who picks up new commands now and then. A bucket is weighed
-    /// as shell when at least half its events are.
-    #[serde(default = "Weighing::shell")]
+    /// as shell when at least half its events are. Keys left out keep the
+    /// defaults of `Weighing::shell`.
+    #[serde(default = "Weighing::shell", deserialize_with = "shell_weighing")]
     pub shell: Weighing,
+    /// Model files from before the API/shell split set these at the top:
+    /// they are the API buckets' `within_bucket` and `report_p`.
+    #[serde(default)]
+    pub within_bucket: Option<f64>,
+    #[serde(default)]
+    pub report_p: Option<f64>,
+}
+
+/// A `[api]` or `[shell]` table as written: any of its keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialWeighing {
+    within_bucket: Option<f64>,
+    uniform_events: Option<f64>,
+    report_p: Option<f64>,
+}
+
+impl PartialWeighing {
+    fn over(self, defaults: Weighing) -> Weighing {
+        Weighing {
+            within_bucket: self.within_bucket.unwrap_or(defaults.within_bucket),
+            uniform_events: self.uniform_events.unwrap_or(defaults.uniform_events),
+            report_p: self.report_p.unwrap_or(defaults.report_p),
+        }
+    }
+}
+
+fn api_weighing<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Weighing, D::Error> {
+    PartialWeighing::deserialize(d).map(|p| p.over(Weighing::api()))
+}
+
+fn shell_weighing<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Weighing, D::Error> {
+    PartialWeighing::deserialize(d).map(|p| p.over(Weighing::shell()))
 }
 
 /// How one kind of bucket is weighed.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy)]
 pub struct Weighing {
     /// Correlation of two events' log ratios in one bucket: work comes in
     /// runs of alike commands, so a bucket of n events weighs as
@@ -69,7 +103,6 @@ pub struct Weighing {
     /// few or none in the org did weighs little either way, as a person's
     /// own new commands are like that, while one the org does often and
     /// the identity never still weighs much.
-    #[serde(default)]
     pub uniform_events: f64,
     /// Report evidence with p below this.
     pub report_p: f64,
@@ -120,7 +153,13 @@ fn default_min_events() -> u32 {
 }
 
 impl CommandMixParams {
-    pub fn check(self, name: String) -> Result<CommandMix, ParamsError> {
+    pub fn check(mut self, name: String) -> Result<CommandMix, ParamsError> {
+        if let Some(within_bucket) = self.within_bucket.take() {
+            self.api.within_bucket = within_bucket;
+        }
+        if let Some(report_p) = self.report_p.take() {
+            self.api.report_p = report_p;
+        }
         positive(&name, "prior_events", self.prior_events)?;
         if self.min_events < 2 {
             return Err(ParamsError::new(
@@ -552,5 +591,29 @@ mod tests {
         .err()
         .expect("refused");
         assert!(err.to_string().contains("shell.uniform_events"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_table_keeps_its_kinds_defaults_and_old_files_still_load() {
+        let d = toml::from_str::<CommandMixParams>("[shell]\nreport_p = 0.001")
+            .unwrap()
+            .check("command_mix".into())
+            .unwrap();
+        let (shell, default) = (d.params.shell, Weighing::shell());
+        assert_eq!(shell.report_p, 0.001);
+        assert_eq!(
+            (shell.within_bucket, shell.uniform_events),
+            (default.within_bucket, default.uniform_events)
+        );
+        // Before the split, the API buckets' keys sat at the top.
+        let old = toml::from_str::<CommandMixParams>("within_bucket = 0.3\nreport_p = 1e-5")
+            .unwrap()
+            .check("command_mix".into())
+            .unwrap();
+        assert_eq!(
+            (old.params.api.within_bucket, old.params.api.report_p),
+            (0.3, 1e-5)
+        );
+        assert_eq!(old.params.shell.report_p, Weighing::shell().report_p);
     }
 }

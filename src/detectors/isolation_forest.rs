@@ -15,7 +15,8 @@
 //! scores the window's identity-days.
 //!
 //! **Calibration.** A window day's p-value is the share of baseline days
-//! that score at least as high, `(k + 1) / (n + 1)`. Past the top
+//! that score at least as high, `(k + 1) / (n + 1)` (interpolated between
+//! two baseline days' scores). Past the top
 //! `tail_share` of baseline scores, where few days remain to count, the
 //! excess over that threshold is modelled as exponential (peaks over
 //! threshold; a generalised Pareto with shape 0). Isolation scores are
@@ -36,9 +37,7 @@ use crate::activity::peers::PeerSource;
 use crate::activity::{Attr, BreadthKind, Kind};
 use crate::forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
 use crate::stats::{fisher, fmt_amount, fmt_p, TailCalibration};
-use crate::window::{
-    fmt_date, hour_exposure, hour_of_week, rfc3339, HOURS_PER_WEEK, MICROS_PER_DAY,
-};
+use crate::window::{fmt_date, hour_of_week, rfc3339, HOURS_PER_WEEK, MICROS_PER_DAY};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -534,7 +533,7 @@ struct Usual {
 
 impl Usual {
     fn of_everyone(b: &Baselines, reach: &HashMap<u32, f64>) -> Vec<Usual> {
-        let exposure = hour_exposure(&b.window);
+        let exposure = b.hour_exposure();
         (0..b.users.len() as u32)
             .map(|u| Usual::of(b, u, reach, &exposure))
             .collect()
@@ -677,15 +676,23 @@ fn features(d: &DayActivity, u: &Usual, reach: &HashMap<u32, f64>, b: &Baselines
         .map(|(a, n)| f64::from(*n) * rarity(*a, reach))
         .sum::<f64>()
         / events;
-    // Hours the baseline never held (no mass) are unknown, not odd.
+    // Against an even spread over the hours the baseline held (0 for an
+    // hour as likely as any); hours it never held (no mass) are unknown,
+    // not odd, and a day of only those counts as its likeliest hour.
+    let held = u.hour_mass.iter().filter(|m| **m > 0.0).count() as f64;
+    let likeliest = u.hour_mass.iter().copied().fold(0.0, f64::max);
     let odd_hours = d
         .buckets
         .iter()
         .map(|t| u.hour_mass[hour_of_week(*t)])
         .filter(|m| *m > 0.0)
-        .map(|m| -(HOURS_PER_WEEK as f64 * m).ln())
+        .map(|m| -(held * m).ln())
         .reduce(f64::max)
-        .unwrap_or(0.0);
+        .unwrap_or(if likeliest > 0.0 {
+            -(held * likeliest).ln()
+        } else {
+            0.0
+        });
     Features::from_fn(|feature| match feature {
         Feature::Volume => ratio(events, u.events),
         Feature::MixVsOwn => kl(&own_share),

@@ -3,10 +3,11 @@
 //! weighted by how rare they are among its peers and in the whole org.
 //!
 //! Per item, the rarity is `sqrt(peer share × org share)` (shares smoothed
-//! by half an identity), so a namespace the whole team adopted this week, or
-//! an action every peer of a new hire does, is not evidence; a sensitive
-//! value (`models/sensitivity.toml`) weighs the peers whole:
-//! `peer share × sqrt(org share)`. Then `p = rarity × λ`, where λ is how
+//! by half an identity), so a namespace the whole team adopted this week is
+//! not evidence; a sensitive value (`models/sensitivity.toml`) and an
+//! operation (an action not typed in a shell) weigh the peers whole:
+//! `peer share × sqrt(org share)`, so an action every peer of a new hire
+//! does is not evidence and one none of them do is. Then `p = rarity × λ`, where λ is how
 //! many new values of that kind the identity is expected to meet in a day
 //! (a union bound over them): people who deploy meet new pods daily, while a
 //! service account that kept to one client for weeks meets a new one

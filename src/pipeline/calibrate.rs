@@ -15,7 +15,7 @@
 //! A window p-value is then mapped through that distribution
 //! ([`TailCalibration::surprise`]): the calibrated p-value is the share of
 //! practice identity-days with evidence at least as strong from this
-//! detector, and past the strongest few of them (the third, or the top 1%
+//! detector (interpolated between two practice days' values), and past the strongest few of them (the third, or the top 1%
 //! of practice identity-days when that is deeper) the detector's own tail
 //! shape takes over (each further nat of surprise divides the chance by e).
 //! Calibration only discounts: a calibrated p is never below the
