@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, EvalArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, SampleArgs,
+    Cli, Command, EvalArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, S3Args, SampleArgs,
 };
 use crate::error::Error;
 use crate::exit::{Failure, Outcome};
+use crate::lake::{Location, S3Settings, Storage};
 use crate::pipeline::{self, rank::RankOptions, Job};
 use crate::window::{rfc3339, Bound, Window};
 use crate::{eval, forest, ingest, models, outliers, sample};
@@ -21,13 +22,22 @@ pub fn sample_lake() -> PathBuf {
 }
 
 pub fn run(cli: &Cli) -> Result<Outcome> {
+    let storage = storage(&cli.s3);
     match &cli.command {
-        Command::Run(args) => run_job(args),
+        Command::Run(args) => run_job(args, &storage),
         Command::Sample(args) => run_sample(args),
-        Command::Eval(args) => run_eval(args),
-        Command::Ingest(args) => run_ingest(args),
+        Command::Eval(args) => run_eval(args, &storage),
+        Command::Ingest(args) => run_ingest(args, &storage),
         Command::Outliers(args) => run_outliers(args),
     }
+}
+
+pub fn storage(args: &S3Args) -> Storage {
+    Storage::new(S3Settings {
+        endpoint: args.s3_endpoint.clone(),
+        attempts: args.s3_attempts,
+        attempt_timeout: std::time::Duration::from_secs_f64(args.s3_timeout),
+    })
 }
 
 /// Ingest frees and allocates a batch's buffers (tens of MB each) again and
@@ -44,7 +54,7 @@ fn keep_freed_memory() {
     }
 }
 
-fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
+fn run_ingest(args: &IngestArgs, storage: &Storage) -> Result<Outcome> {
     let format = match args.format {
         IngestFormat::K8sAudit => ingest::Format::K8sAudit,
         IngestFormat::Cloudtrail => ingest::Format::Cloudtrail,
@@ -54,7 +64,7 @@ fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
     let options = ingest::IngestOptions {
         format,
         inputs: args.input.clone(),
-        lake: args.lake.clone(),
+        lake: storage.location(&args.lake, "--lake")?,
         stamp: ingest::Stamp {
             cluster_id: args.cluster_id.clone(),
         },
@@ -85,7 +95,7 @@ fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
         text += &format!("  quarantined {n}: {class}\n");
     }
     for path in &report.quarantine_files {
-        text += &format!("  quarantine file: {}\n", path.display());
+        text += &format!("  quarantine file: {path}\n");
     }
     print_out(&text);
     Ok(if report.quarantined_total() == 0 {
@@ -95,10 +105,10 @@ fn run_ingest(args: &IngestArgs) -> Result<Outcome> {
     })
 }
 
-fn run_job(args: &RunArgs) -> Result<Outcome> {
-    let job = job(args)?;
+fn run_job(args: &RunArgs, storage: &Storage) -> Result<Outcome> {
+    let job = job(args, storage)?;
     tracing::info!(
-        lake = %job.lake.display(),
+        lake = %job.lake,
         window_start = %rfc3339(job.window.start),
         window_end = %rfc3339(job.window.end),
         "Starting run."
@@ -116,9 +126,9 @@ fn run_job(args: &RunArgs) -> Result<Outcome> {
 }
 
 /// Checks the arguments and model files; reads no data.
-pub fn job(args: &RunArgs) -> Result<Job> {
+pub fn job(args: &RunArgs, storage: &Storage) -> Result<Job> {
     let (lake, from, to) = match (&args.lake, args.from, args.to) {
-        (Some(lake), Some(from), Some(to)) => (lake.clone(), from, to),
+        (Some(lake), Some(from), Some(to)) => (storage.location(lake, "--lake")?, from, to),
         (Some(_), _, _) => {
             return Err(Error::InvalidArgument {
                 arg: "--from/--to",
@@ -142,7 +152,7 @@ pub fn job(args: &RunArgs) -> Result<Job> {
             }
             let (s_from, s_to) = sample::scoring_window(&lake)?;
             (
-                lake,
+                Location::Local(lake),
                 from.unwrap_or(Bound::Date(s_from)),
                 to.unwrap_or(Bound::Date(s_to)),
             )
@@ -166,11 +176,14 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         Some(dir) => (models::load_dir(dir)?, dir.display().to_string()),
         None => (models::builtin()?, models::BUILTIN_MODELS_ORIGIN.to_owned()),
     };
-    if !lake.is_dir() {
-        return Err(Error::LakeNotFound { path: lake }.into());
+    if !lake.is_dir()? {
+        return Err(Error::LakeNotFound {
+            path: lake.as_path(),
+        }
+        .into());
     }
     let mut arguments = BTreeMap::new();
-    arguments.insert("lake".into(), lake.display().to_string());
+    arguments.insert("lake".into(), lake.to_string());
     arguments.insert("from".into(), from.to_string());
     arguments.insert("to".into(), to.to_string());
     arguments.insert("baseline_days".into(), args.baseline_days.to_string());
@@ -188,7 +201,7 @@ pub fn job(args: &RunArgs) -> Result<Job> {
         models: models.detectors,
         sensitivity: models.sensitivity,
         context: args.context.clone(),
-        out: args.out.clone(),
+        out: storage.location(&args.out, "--out")?,
         rank: RankOptions {
             min_score: args.min_score,
             max_findings: args.max_findings,
@@ -201,10 +214,7 @@ fn print_findings(summary: &pipeline::RunSummary, show: usize) {
     let mut out = String::new();
     out += &format!(
         "{} findings from {} identities scored ({} events in the window); results in {}",
-        summary.findings,
-        summary.identities.scored,
-        summary.quality.window_events,
-        summary.output.display()
+        summary.findings, summary.identities.scored, summary.quality.window_events, summary.output
     );
     for f in summary.top.iter().take(show) {
         out += &format!(
@@ -310,14 +320,14 @@ fn run_outliers(args: &OutliersArgs) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn run_eval(args: &EvalArgs) -> Result<Outcome> {
+fn run_eval(args: &EvalArgs, storage: &Storage) -> Result<Outcome> {
     let labels_path = match (&args.labels, &args.lake) {
-        (Some(l), _) => l.clone(),
-        (None, Some(lake)) => lake.join("labels.csv"),
-        (None, None) => sample_lake().join("labels.csv"),
+        (Some(l), _) => storage.location(l, "--labels")?,
+        (None, Some(lake)) => storage.location(lake, "--lake")?.join("labels.csv"),
+        (None, None) => Location::Local(sample_lake().join("labels.csv")),
     };
     let labels = eval::read_labels(&labels_path)?;
-    let paths = eval::findings_paths(&args.findings)?;
+    let paths = eval::findings_paths(&storage.location(&args.findings, "--findings")?)?;
     let findings = eval::read_pooled(&paths)?;
     let report = eval::evaluate(&labels, &findings, &[5, 10, 20, 50]);
     let pooled = match paths.len() {

@@ -53,6 +53,40 @@ pub struct Cli {
     /// Log format on stderr: text for people, json for schedulers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// How s3:// lakes, inputs and outputs are reached. Credentials come from
+/// the standard AWS chain (environment, profile, web identity / IRSA,
+/// container or instance metadata), the region from AWS_REGION or the
+/// profile.
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// An S3-compatible endpoint (MinIO, Ceph, R2), addressed path-style.
+    /// Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, env = "LAKEHOUND_S3_ENDPOINT", value_name = "URL", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Tries of one S3 request before a failure that may pass (throttling,
+    /// 5xx, a reset or timeout) ends the command with exit code 3.
+    #[arg(long, env = "LAKEHOUND_S3_ATTEMPTS", default_value_t = 6, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
+    pub s3_attempts: u32,
+    /// Seconds one S3 request may take, its body included, before it is
+    /// tried again.
+    #[arg(long, env = "LAKEHOUND_S3_TIMEOUT", default_value_t = 60.0, value_name = "SECS",
+          value_parser = seconds, global = true)]
+    pub s3_timeout: f64,
+}
+
+/// A timeout: a positive number of seconds, at most a day.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds from above 0 to 86400"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,8 +141,9 @@ pub struct IngestArgs {
     /// Files or folders (read recursively), plain or .gz.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     pub input: Vec<PathBuf>,
-    /// Lake root; events go to LAKE/events/dt=YYYY-MM-DD/.
-    #[arg(long, value_name = "DIR")]
+    /// Lake root, a folder or s3://BUCKET/PREFIX; events go to
+    /// LAKE/events/dt=YYYY-MM-DD/.
+    #[arg(long, value_name = "DIR|S3")]
     pub lake: PathBuf,
     /// Cluster these Kubernetes or Falco logs come from, stamped on each event.
     #[arg(long, value_name = "ID")]
@@ -151,9 +186,10 @@ pub struct OutliersArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Lake root holding events/dt=YYYY-MM-DD/*.parquet. Default: the
-    /// embedded sample lake (sample-data/), scored over its own window.
-    #[arg(long, env = "LAKEHOUND_LAKE", value_name = "DIR")]
+    /// Lake root holding events/dt=YYYY-MM-DD/*.parquet: a folder or
+    /// s3://BUCKET/PREFIX. Default: the embedded sample lake (sample-data/),
+    /// scored over its own window.
+    #[arg(long, env = "LAKEHOUND_LAKE", value_name = "DIR|S3")]
     pub lake: Option<PathBuf>,
     /// First day (UTC date, 2026-11-02) or instant (RFC 3339, on a bucket
     /// boundary) of the scoring window. Required with --lake.
@@ -164,8 +200,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DATE")]
     pub to: Option<Bound>,
     /// Results go to OUT/window=<start>_<end>/ (findings.parquet, run.json);
-    /// a rerun of the same window replaces them.
-    #[arg(long, env = "LAKEHOUND_OUT", value_name = "DIR")]
+    /// a rerun of the same window replaces them. On s3://BUCKET/PREFIX each
+    /// run goes to its own runs/ folder and _latest.json names the latest.
+    #[arg(long, env = "LAKEHOUND_OUT", value_name = "DIR|S3")]
     pub out: PathBuf,
     /// Days before --from that form each identity's baseline (1-3650).
     #[arg(long, default_value_t = 28, value_name = "DAYS",
@@ -229,13 +266,14 @@ pub struct SampleArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Lake the findings came from; its labels.csv is the default --labels.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR|S3")]
     pub lake: Option<PathBuf>,
     /// Scenario labels (CSV: scenario,kind,user,start,end,...).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// findings.parquet, its window folder, or an --out folder; several
-    /// windows there (daily runs) are pooled into one ranking by score.
-    #[arg(long, value_name = "PATH")]
+    /// findings.parquet, its window folder, or an --out folder (local or
+    /// s3://); several windows there (daily runs) are pooled into one
+    /// ranking by score.
+    #[arg(long, value_name = "PATH|S3")]
     pub findings: PathBuf,
 }

@@ -76,6 +76,9 @@ pub enum Error {
     #[error("another `lakehound ingest` is writing to {lake}; retry when it has finished")]
     IngestBusy { lake: PathBuf },
 
+    #[error("cannot read the events already in {path} ({reason}); move the file aside or fix it, then ingest again")]
+    Partition { path: String, reason: String },
+
     #[error("cannot write {path}")]
     Write {
         path: PathBuf,
@@ -99,6 +102,16 @@ pub enum Error {
 
     #[error("isolation forest on {path}: {reason}")]
     Forest { path: PathBuf, reason: String },
+
+    /// An S3 request that failed for good, or kept failing; `reason` never
+    /// holds credentials or signatures.
+    #[error("S3: {doing} {url} failed: {reason}")]
+    S3 {
+        doing: &'static str,
+        url: String,
+        fault: Fault,
+        reason: String,
+    },
 }
 
 impl Error {
@@ -119,6 +132,7 @@ impl Error {
             | Error::NoFindings { .. }
             | Error::InputNotFound { .. }
             | Error::Manifest { .. }
+            | Error::Partition { .. }
             | Error::FeatureTable { .. }
             | Error::Forest { .. } => Permanent,
             Error::IngestBusy { .. } | Error::Unattributed { .. } => Transient,
@@ -127,6 +141,7 @@ impl Error {
             | Error::ReadInput { source, .. }
             | Error::Write { source, .. }
             | Error::Read { source, .. } => io_fault(source),
+            Error::S3 { fault, .. } => *fault,
             Error::Query { source, .. }
             | Error::WriteParquet { source, .. }
             | Error::ReadFindings { source, .. } => polars_fault(source),

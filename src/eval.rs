@@ -11,14 +11,13 @@
 //! window's findings pooled and ordered by p-value (the score's order), as
 //! an analyst working through a week of mornings would meet them.
 
-use std::path::{Path, PathBuf};
-
 use chrono::DateTime;
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lake::{read_output, FINDINGS_FILE, SCORES_FILE};
+use crate::lake::results::{self, RunFiles};
+use crate::lake::{Location, FINDINGS_FILE};
 
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -95,13 +94,20 @@ impl Report {
     }
 }
 
-pub fn read_labels(path: &Path) -> Result<Vec<Label>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
+pub fn read_labels(place: &Location) -> Result<Vec<Label>> {
+    let path = place.as_path();
+    let missing = || Error::Read {
+        path: path.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    };
+    let bytes = place.read()?.ok_or_else(missing)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Labels {
+        path: path.clone(),
+        line: 0,
+        reason: "not UTF-8 text".into(),
     })?;
     let bad = |line: usize, reason: String| Error::Labels {
-        path: path.to_path_buf(),
+        path: path.clone(),
         line,
         reason,
     };
@@ -170,39 +176,39 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// `path` may be a findings file, a window folder, or an `--out` folder
 /// holding one or more windows (daily runs, say), whose findings are pooled.
-pub fn findings_paths(path: &Path) -> Result<Vec<PathBuf>> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+/// A window folder is read at its latest complete run (`_latest.json` on S3).
+pub fn findings_paths(path: &Location) -> Result<Vec<RunFiles>> {
+    if path.file_name().ends_with(".parquet") && path.exists()? {
+        let dir = path.parent();
+        return Ok(vec![RunFiles {
+            findings: path.clone(),
+            scores: dir.join(crate::lake::SCORES_FILE),
+            manifest: dir.join(crate::lake::MANIFEST_FILE),
+        }]);
     }
-    let direct = path.join(FINDINGS_FILE);
-    if direct.is_file() {
-        return Ok(vec![direct]);
+    if let Some(run) = results::latest(path)? {
+        return Ok(vec![run]);
     }
-    let mut windows: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path().join(FINDINGS_FILE)))
-        .filter(|p| p.is_file())
-        .collect();
+    let mut windows = Vec::new();
+    for dir in path.list_dirs()? {
+        windows.extend(results::latest(&dir)?);
+    }
     if windows.is_empty() {
         return Err(Error::NoFindings {
-            path: path.to_path_buf(),
+            path: path.as_path(),
             reason: format!("no {FINDINGS_FILE} here or in a window=... folder"),
         });
     }
-    windows.sort();
     Ok(windows)
 }
 
 /// The findings of every file, pooled into one ranking by p-value (the
 /// score's order without its rounding; ties by user, then start), ranks
 /// renumbered from 1.
-pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
+pub fn read_pooled(paths: &[RunFiles]) -> Result<Vec<RankedFinding>> {
     let mut all = Vec::new();
     for p in paths {
-        all.extend(read_findings(p)?);
+        all.extend(read_findings(&p.findings)?);
     }
     if paths.len() > 1 {
         all.sort_by(|a, b| {
@@ -220,22 +226,24 @@ pub fn read_pooled(paths: &[PathBuf]) -> Result<Vec<RankedFinding>> {
 
 /// The rows `read` takes from the Parquet file at `path`; a file that is
 /// missing, undecodable or lacks a column is an error naming it.
-fn read_rows<T>(path: &Path, read: impl Fn(&DataFrame) -> PolarsResult<Vec<T>>) -> Result<Vec<T>> {
-    let err = |source| Error::ReadFindings {
-        path: path.to_path_buf(),
-        source,
-    };
-    if !path.is_file() {
+fn read_rows<T>(
+    path: &Location,
+    read: impl Fn(&DataFrame) -> PolarsResult<Vec<T>>,
+) -> Result<Vec<T>> {
+    if !path.exists()? {
         return Err(Error::NoFindings {
-            path: path.to_path_buf(),
+            path: path.as_path(),
             reason: "no such file".into(),
         });
     }
-    let df = read_output(path).map_err(err)?;
-    read(&df).map_err(err)
+    let df = path.read_parquet()?;
+    read(&df).map_err(|source| Error::ReadFindings {
+        path: path.as_path(),
+        source,
+    })
 }
 
-pub fn read_findings(path: &Path) -> Result<Vec<RankedFinding>> {
+pub fn read_findings(path: &Location) -> Result<Vec<RankedFinding>> {
     let read = |df: &DataFrame| -> PolarsResult<Vec<RankedFinding>> {
         let rank = df.column("rank")?.u32()?;
         let user = df.column("user")?.str()?;
@@ -376,11 +384,11 @@ pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> R
 
 /// The per-bucket scores beside each findings file; `None` when any is
 /// missing (runs from before `scores.parquet` existed).
-pub fn read_bucket_scores(findings: &[PathBuf]) -> Result<Option<Vec<ScoredBucket>>> {
+pub fn read_bucket_scores(runs: &[RunFiles]) -> Result<Option<Vec<ScoredBucket>>> {
     let mut out = Vec::new();
-    for f in findings {
-        let path = f.with_file_name(SCORES_FILE);
-        if !path.is_file() {
+    for run in runs {
+        let path = &run.scores;
+        if !path.exists()? {
             return Ok(None);
         }
         let read = |df: &DataFrame| -> PolarsResult<Vec<ScoredBucket>> {
@@ -400,7 +408,7 @@ pub fn read_bucket_scores(findings: &[PathBuf]) -> Result<Option<Vec<ScoredBucke
                 })
                 .collect())
         };
-        out.extend(read_rows(&path, read)?);
+        out.extend(read_rows(path, read)?);
     }
     Ok(Some(out))
 }
@@ -615,7 +623,7 @@ mod tests {
         };
         write("window=a", &[("x", 90.0), ("y", 30.0)]);
         write("window=b", &[("z", 50.0)]);
-        let paths = findings_paths(out.path()).unwrap();
+        let paths = findings_paths(&Location::Local(out.path().to_path_buf())).unwrap();
         assert_eq!(paths.len(), 2);
         let pooled = read_pooled(&paths).unwrap();
         let order: Vec<(u32, &str)> = pooled.iter().map(|f| (f.rank, f.user.as_str())).collect();

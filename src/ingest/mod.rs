@@ -67,7 +67,7 @@ pub struct Stamp {
 pub struct IngestOptions {
     pub format: Format,
     pub inputs: Vec<PathBuf>,
-    pub lake: PathBuf,
+    pub lake: crate::lake::Location,
     pub stamp: Stamp,
 }
 
@@ -214,7 +214,7 @@ pub struct IngestReport {
     pub skipped: BTreeMap<String, u64>,
     pub quarantined: BTreeMap<String, u64>,
     pub partitions_written: Vec<String>,
-    pub quarantine_files: Vec<PathBuf>,
+    pub quarantine_files: Vec<crate::lake::Location>,
 }
 
 impl IngestReport {
@@ -274,15 +274,17 @@ pub fn run(options: &IngestOptions) -> Result<IngestReport> {
 
 fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestReport> {
     let lake = &options.lake;
-    std::fs::create_dir_all(lake).map_err(|source| Error::Write {
-        path: lake.clone(),
-        source,
-    })?;
+    if let Some(dir) = lake.local_path() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
     let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let files = input::discover(&options.inputs)?;
     // One ingest per lake at a time: two would both miss each other's
-    // events in the duplicate check. The OS drops the lock if we crash.
-    let _lock = store::lock(lake)?;
+    // events in the duplicate check (see `store::Lock`).
+    let _lock = store::lock(lake, &run_id)?;
     let mut manifest = store::Manifest::load(lake)?;
     let (todo, done): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| !manifest.has(f));
     let mut report = IngestReport {

@@ -37,7 +37,7 @@ const SESSION_ACTIONS: [&str; 4] = [
 type PodKey = (Option<String>, String, String);
 
 /// Attributes the Falco events in place; returns how many went to a person.
-pub fn attribute(lake: &std::path::Path, events: &mut [Normalised]) -> Result<u64> {
+pub fn attribute(lake: &crate::lake::Location, events: &mut [Normalised]) -> Result<u64> {
     let in_pods = events.iter().filter(|n| n.event.pod.is_some());
     let (Some(first), Some(last)) = (
         in_pods.clone().map(|n| n.event.event_time).min(),
@@ -98,9 +98,9 @@ pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
 }
 
 /// Exec and attach sessions recorded in the lake between `from` and `to`.
-fn load_sessions(lake: &std::path::Path, from: i64, to: i64) -> Result<Sessions> {
+fn load_sessions(lake: &crate::lake::Location, from: i64, to: i64) -> Result<Sessions> {
     let mut sessions = Sessions::new();
-    if !lake.join(crate::schema::EVENTS_DIR).is_dir() {
+    if !lake.join(crate::schema::EVENTS_DIR).is_dir()? {
         return Ok(sessions);
     }
     let dates: Vec<chrono::NaiveDate> = date_of(from)

@@ -5,8 +5,7 @@
 //! `_quarantine/<format>/<run>-<batch>.jsonl`, `_ingest/manifest.json`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
 use polars::prelude::*;
@@ -17,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::input::{FileRecords, InputFile};
 use super::{Format, IngestReport, Normalised};
 use crate::error::{Error, Result};
-use crate::lake::{atomic_write, partition_dir, write_parquet};
+use crate::lake::s3::Condition;
+use crate::lake::{events_frame, partition, LakeFiles, Location};
 use crate::schema::{self, Event, EVENT_ID, SOURCE};
 
 /// A record that could not become an event, and why.
@@ -96,7 +96,7 @@ pub fn day_of(event_time: i64) -> Option<NaiveDate> {
 /// event_id)` the partition already holds, or that repeat within the batch,
 /// are dropped, so re-ingesting the same inputs adds nothing.
 pub fn write_events(
-    lake: &Path,
+    lake: &Location,
     source: &str,
     by_day: ByDay<'_>,
     run_id: &str,
@@ -127,15 +127,15 @@ pub fn write_events(
 /// as one new file, in (time, id) order. Returns (day, events written,
 /// duplicates dropped).
 fn write_day(
-    lake: &Path,
+    lake: &Location,
     source: &str,
     day: NaiveDate,
     chunks: &[Vec<Normalised>],
     run_id: &str,
     batch: usize,
 ) -> Result<(NaiveDate, u64, u64)> {
-    let dir = partition_dir(lake, day);
-    let in_lake = existing_ids(&dir, source)?;
+    let dir = partition(lake, day);
+    let in_lake = existing_ids(&dir, day, source)?;
     let mut order: Vec<&Event> = chunks.iter().flatten().map(|n| &n.event).collect();
     let received = order.len();
     order.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
@@ -146,67 +146,67 @@ fn write_day(
     if order.is_empty() {
         return Ok((day, 0, duplicates));
     }
-    let path = dir.join(format!("part-{source}-{run_id}-{batch:04}.parquet"));
-    let df =
-        schema::frame_of(&order).map_err(Error::query(format!("building {}", path.display())))?;
-    write_parquet(&path, &df)?;
+    let path = dir.join(&format!("part-{source}-{run_id}-{batch:04}.parquet"));
+    let df = schema::frame_of(&order).map_err(Error::query(format!("building {path}")))?;
+    path.write_parquet(&df)?;
     Ok((day, order.len() as u64, duplicates))
 }
 
-/// The event ids of `source` already in a partition.
-fn existing_ids(dir: &Path, source: &str) -> Result<FxHashSet<String>> {
+/// The event ids of `source` already in a partition. A file there that
+/// cannot be read stops the ingest: its events could not be told from the
+/// new ones, and would be written twice.
+fn existing_ids(dir: &Location, day: NaiveDate, source: &str) -> Result<FxHashSet<String>> {
     let mut ids = FxHashSet::default();
-    let files = crate::lake::partitions::list_partition(dir)?.unwrap_or_default();
-    for path in files {
-        let doing = format!("reading the event ids already in {}", path.display());
-        let df = LazyFrame::scan_parquet(
-            PlRefPath::new(path.to_string_lossy().as_ref()),
-            ScanArgsParquet::default(),
-        )
-        .and_then(|lf| {
-            lf.filter(col(SOURCE).eq(lit(source)))
-                .select([col(EVENT_ID)])
-                .collect()
-        })
-        .map_err(Error::query(doing.clone()))?;
-        let column = df
-            .column(EVENT_ID)
-            .and_then(|c| c.str().cloned())
-            .map_err(Error::query(doing))?;
-        ids.extend(column.iter().flatten().map(str::to_owned));
+    let Some(entries) = crate::lake::partitions::list_partition(dir)? else {
+        return Ok(ids);
+    };
+    let mut files = LakeFiles::default();
+    crate::lake::partitions::open(entries.into_iter().map(|e| (day, e)).collect(), &mut files)?;
+    if let Some(bad) = files.failed_files.first() {
+        return Err(Error::Partition {
+            path: bad.path.clone(),
+            reason: bad.reason.clone(),
+        });
     }
+    if files.files.is_empty() {
+        return Ok(ids);
+    }
+    let doing = format!("reading the event ids already in {dir}");
+    let df = events_frame(&files.files, &[SOURCE, EVENT_ID])?
+        .filter(col(SOURCE).eq(lit(source)))
+        .select([col(EVENT_ID)])
+        .collect()
+        .map_err(Error::query(doing.clone()))?;
+    let column = df
+        .column(EVENT_ID)
+        .and_then(|c| c.str().cloned())
+        .map_err(Error::query(doing))?;
+    ids.extend(column.iter().flatten().map(str::to_owned));
     Ok(ids)
 }
 
 /// Writes a batch's quarantined records as JSON lines; `None` when there
 /// were none.
 pub fn write_quarantine(
-    lake: &Path,
+    lake: &Location,
     format: Format,
     run_id: &str,
     batch: usize,
     records: &[Quarantined],
-) -> Result<Option<PathBuf>> {
+) -> Result<Option<Location>> {
     if records.is_empty() {
         return Ok(None);
     }
-    let path = lake
-        .join("_quarantine")
-        .join(format.name())
-        .join(format!("{run_id}-{batch:04}.jsonl"));
-    atomic_write(&path, |file| {
-        let mut out = std::io::BufWriter::new(file);
-        let written = records.iter().try_for_each(|r| {
-            serde_json::to_writer(&mut out, r)?;
-            out.write_all(b"\n")
-        });
-        written
-            .and_then(|()| out.flush())
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })
-    })?;
+    let path = lake.join(&format!(
+        "_quarantine/{}/{run_id}-{batch:04}.jsonl",
+        format.name()
+    ));
+    let mut out = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut out, r).expect("a quarantined record is plain data");
+        out.push(b'\n');
+    }
+    path.write(out)?;
     Ok(Some(path))
 }
 
@@ -237,8 +237,80 @@ impl<'de> Deserialize<'de> for Format {
     }
 }
 
-/// Takes the lake's ingest lock, held until the returned file is dropped.
-pub fn lock(lake: &Path) -> Result<std::fs::File> {
+/// The lake's ingest lock, held until dropped.
+pub enum Lock {
+    /// An OS lock on `_ingest/lock`, dropped by the OS if we crash.
+    Local(#[allow(dead_code)] std::fs::File),
+    /// A lease object `_ingest/lock` created only if absent (S3's
+    /// conditional write), deleted when dropped.
+    S3(Location),
+}
+
+/// An S3 lease older than this is a crashed ingest's and is taken over.
+pub const LEASE: chrono::Duration = chrono::Duration::hours(6);
+
+#[derive(Serialize, Deserialize)]
+struct Lease {
+    run_id: String,
+    taken: i64,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        if let Lock::S3(place) = self {
+            if let Err(e) = place.delete() {
+                tracing::warn!(lock = %place, error = %e, "Could not release the ingest lease; the next ingest takes it over after its lease runs out.");
+            }
+        }
+    }
+}
+
+/// Takes the lake's ingest lock.
+pub fn lock(lake: &Location, run_id: &str) -> Result<Lock> {
+    match lake {
+        Location::Local(lake) => lock_local(lake).map(Lock::Local),
+        Location::S3 { store, bucket, .. } => {
+            let place = lake.join("_ingest/lock");
+            let Location::S3 { key: lock_key, .. } = &place else {
+                unreachable!("below an S3 location")
+            };
+            let now = chrono::Utc::now().timestamp();
+            let lease = serde_json::to_vec(&Lease {
+                run_id: run_id.to_owned(),
+                taken: now,
+            })
+            .expect("a lease is plain data");
+            let busy = || Error::IngestBusy {
+                lake: lake.as_path(),
+            };
+            let taken =
+                store.block_on(store.put(bucket, lock_key, lease.clone(), Condition::Absent))?;
+            if taken.is_some() {
+                return Ok(Lock::S3(place));
+            }
+            // Held: take it over only if it is a crashed ingest's.
+            let etag = store.block_on(store.etag(bucket, lock_key))?;
+            let held = place.read()?;
+            let stale = held
+                .and_then(|b| serde_json::from_slice::<Lease>(&b).ok())
+                .is_none_or(|l| now - l.taken > LEASE.num_seconds());
+            match (stale, etag) {
+                (true, Some(etag)) => {
+                    let taken = store.block_on(store.put(
+                        bucket,
+                        lock_key,
+                        lease,
+                        Condition::Unchanged(etag),
+                    ))?;
+                    taken.map(|_| Lock::S3(place)).ok_or_else(busy)
+                }
+                _ => Err(busy()),
+            }
+        }
+    }
+}
+
+fn lock_local(lake: &Path) -> Result<std::fs::File> {
     let path = lake.join("_ingest").join("lock");
     let io = |source| Error::Write {
         path: path.clone(),
@@ -260,20 +332,19 @@ pub fn lock(lake: &Path) -> Result<std::fs::File> {
     }
 }
 
-fn manifest_path(lake: &Path) -> PathBuf {
-    lake.join("_ingest").join("manifest.json")
+fn manifest_path(lake: &Location) -> Location {
+    lake.join("_ingest/manifest.json")
 }
 
 impl Manifest {
-    pub fn load(lake: &Path) -> Result<Manifest> {
+    pub fn load(lake: &Location) -> Result<Manifest> {
         let path = manifest_path(lake);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
-                path,
+        match path.read()? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+                path: path.as_path(),
                 reason: e.to_string(),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(source) => Err(Error::ReadInput { path, source }),
+            None => Ok(Manifest::default()),
         }
     }
 
@@ -304,17 +375,10 @@ impl Manifest {
         }
     }
 
-    pub fn save(&self, lake: &Path) -> Result<()> {
-        let path = manifest_path(lake);
-        atomic_write(&path, |file| {
-            serde_json::to_writer_pretty(&mut *file, self)
-                .map_err(std::io::Error::from)
-                .and_then(|()| file.write_all(b"\n"))
-                .map_err(|source| Error::Write {
-                    path: path.clone(),
-                    source,
-                })
-        })
+    pub fn save(&self, lake: &Location) -> Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).expect("the manifest is plain data");
+        json.push(b'\n');
+        manifest_path(lake).write(json)
     }
 }
 

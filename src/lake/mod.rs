@@ -3,19 +3,21 @@
 //! ever sees half of one. Ingest, the pipeline and eval reach the lake only
 //! through this module (an object store plugs in here).
 //!
-//! Layout: `<lake>/events/dt=YYYY-MM-DD/*.parquet` (see `crate::schema`).
+//! Layout: `<lake>/events/dt=YYYY-MM-DD/*.parquet` (see `crate::schema`),
+//! in a local folder or under an S3 prefix ([`Location`]).
 
+pub mod location;
 pub mod partitions;
 pub mod read;
+mod remote;
+pub mod results;
+pub mod s3;
 pub mod write;
 
-pub use partitions::{discover, partition_dir, LakeFiles, PartitionFile, Problem};
-pub use read::{events_frame, read_output, MISPLACED, T};
+pub use location::{Entry, Location, Storage};
+pub use partitions::{discover, partition, partition_dir, LakeFiles, PartitionFile, Problem};
+pub use read::{events_frame, MISPLACED, T};
+pub use s3::{S3Settings, S3Usage};
 pub use write::{atomic_write, write_parquet};
 
-/// A run's findings, in its window's result folder.
-pub const FINDINGS_FILE: &str = "findings.parquet";
-/// A run's per-(identity, bucket) scores, beside the findings.
-pub const SCORES_FILE: &str = "scores.parquet";
-/// A run's manifest, written last beside the findings.
-pub const MANIFEST_FILE: &str = "run.json";
+pub use results::{FINDINGS_FILE, MANIFEST_FILE, POINTER_FILE, SCORES_FILE};

@@ -5,11 +5,14 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::location::{Entry, Location};
+use super::remote::RemoteParquet;
 use crate::error::{io_fault, polars_fault, Error, Fault, Result};
 use crate::schema::{self, EVENTS_DIR, EVENT_TIME, PARTITION_KEY, REQUIRED_STRINGS};
 
@@ -19,27 +22,20 @@ pub fn partition_dir(lake: &Path, date: NaiveDate) -> PathBuf {
         .join(format!("{PARTITION_KEY}={date}"))
 }
 
+/// The folder of one UTC day's events, wherever the lake is.
+pub fn partition(lake: &Location, date: NaiveDate) -> Location {
+    lake.join(&format!("{EVENTS_DIR}/{PARTITION_KEY}={date}"))
+}
+
 /// The Parquet files of one partition folder, hidden (temporary) files
 /// left out, sorted by name; `None` when the folder does not exist.
-pub fn list_partition(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    if !dir.is_dir() {
-        return Ok(None);
-    }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| Error::ListPartitions {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "parquet")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    paths.sort();
-    Ok(Some(paths))
+pub fn list_partition(dir: &Location) -> Result<Option<Vec<Entry>>> {
+    Ok(dir.list_files()?.map(|files| {
+        files
+            .into_iter()
+            .filter(|e| e.location.file_name().ends_with(".parquet"))
+            .collect()
+    }))
 }
 
 /// A file or partition the run could not use, with the reason.
@@ -65,54 +61,117 @@ pub struct LakeFiles {
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionFile {
     pub date: NaiveDate,
-    pub path: PathBuf,
+    #[serde(rename = "path")]
+    pub location: Location,
     pub rows: usize,
     /// Optional columns present in this file.
     #[serde(skip)]
     pub present: BTreeSet<String>,
+    /// On S3: the footer, read once, and where each column's chunks are.
+    #[serde(skip)]
+    pub remote: Option<Arc<RemoteParquet>>,
 }
 
+/// A file's footer, checked: rows, contract columns present, and on S3 the
+/// handle that reads its chunks. The inner error says why it is unusable.
+type Checked = std::result::Result<(usize, BTreeSet<String>, Option<Arc<RemoteParquet>>), String>;
+
 /// Lists the partitions of `dates` and checks each file's footer.
-/// Partitions outside `dates` are never opened.
-pub fn discover(lake: &Path, dates: &[NaiveDate]) -> Result<LakeFiles> {
-    if !lake.is_dir() {
+/// Partitions outside `dates` are never listed or opened.
+pub fn discover(lake: &Location, dates: &[NaiveDate]) -> Result<LakeFiles> {
+    if !lake.is_dir()? {
         return Err(Error::LakeNotFound {
-            path: lake.to_path_buf(),
+            path: lake.as_path(),
         });
     }
     let mut out = LakeFiles::default();
+    let mut found: Vec<(NaiveDate, Entry)> = Vec::new();
     for &date in dates {
-        let Some(paths) = list_partition(&partition_dir(lake, date))? else {
-            out.missing_partitions.push(date);
-            continue;
-        };
-        if paths.is_empty() {
-            out.empty_partitions.push(date);
-            continue;
-        }
-        let mut any = false;
-        for path in paths {
-            match check_file(&path)? {
-                Ok((rows, present)) => {
-                    any = true;
-                    out.files.push(PartitionFile {
-                        date,
-                        path,
-                        rows,
-                        present,
-                    })
-                }
-                Err(reason) => out.failed_files.push(Problem {
-                    path: path.display().to_string(),
-                    reason,
-                }),
-            }
-        }
-        if any {
-            out.partitions_read.push(date);
+        match list_partition(&partition(lake, date))? {
+            None => out.missing_partitions.push(date),
+            Some(files) if files.is_empty() => out.empty_partitions.push(date),
+            Some(files) => found.extend(files.into_iter().map(|f| (date, f))),
         }
     }
+    open(found, &mut out)?;
     Ok(out)
+}
+
+/// Checks each found file's footer and files it under `out` as readable or
+/// failed.
+pub fn open(found: Vec<(NaiveDate, Entry)>, out: &mut LakeFiles) -> Result<()> {
+    let checked = check_files(&found)?;
+    for ((date, entry), checked) in found.into_iter().zip(checked) {
+        match checked {
+            Ok((rows, present, remote)) => {
+                if out.partitions_read.last() != Some(&date) {
+                    out.partitions_read.push(date);
+                }
+                out.files.push(PartitionFile {
+                    date,
+                    location: entry.location,
+                    rows,
+                    present,
+                    remote,
+                })
+            }
+            Err(reason) => out.failed_files.push(Problem {
+                path: entry.location.to_string(),
+                reason,
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Each file's footer checked, in order: local files one by one, S3
+/// objects all at once (a request each, or two for a large footer).
+fn check_files(found: &[(NaiveDate, Entry)]) -> Result<Vec<Checked>> {
+    let mut checked: Vec<Option<Checked>> = found.iter().map(|_| None).collect();
+    let mut remote = Vec::new();
+    for (i, (_, entry)) in found.iter().enumerate() {
+        match &entry.location {
+            Location::Local(path) => {
+                checked[i] = Some(check_file(path)?.map(|(rows, present)| (rows, present, None)))
+            }
+            Location::S3 { store, bucket, key } => remote.push((
+                i,
+                Arc::clone(store),
+                bucket.clone(),
+                key.clone(),
+                entry.size,
+            )),
+        }
+    }
+    if let Some((_, store, ..)) = remote.first() {
+        let store = Arc::clone(store);
+        let opened = store.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, store, bucket, key, size) in remote {
+                tasks
+                    .spawn(async move { (i, RemoteParquet::open(store, bucket, key, size).await) });
+            }
+            let mut opened = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                opened.push(done.map_err(|e| Error::S3 {
+                    doing: "reading footers",
+                    url: String::new(),
+                    fault: Fault::Transient,
+                    reason: e.to_string(),
+                })?);
+            }
+            Ok(opened)
+        })?;
+        for (i, result) in opened {
+            checked[i] = Some(result?.and_then(|(file, schema, rows)| {
+                contract(&schema, rows).map(|(rows, present)| (rows, present, Some(Arc::new(file))))
+            }));
+        }
+    }
+    Ok(checked
+        .into_iter()
+        .map(|c| c.expect("every file checked"))
+        .collect())
 }
 
 /// Reads one footer: row count and which contract columns are present.

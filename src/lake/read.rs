@@ -3,8 +3,11 @@
 //! a file whose data pages cannot be decoded left out and reported rather
 //! than failing the run.
 
+use std::sync::Arc;
+
 use polars::prelude::*;
 
+use super::location::Location;
 use super::partitions::{PartitionFile, Problem};
 use crate::error::{polars_fault, Error, Fault, Result};
 use crate::schema::{self, EVENT_TIME};
@@ -22,9 +25,8 @@ pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFra
     let mut frames = Vec::with_capacity(files.len());
     for file in files {
         let day0 = day_start(file.date);
-        let path = PlRefPath::new(file.path.to_string_lossy().as_ref());
-        let lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
-            .map_err(Error::query(format!("scanning {}", file.path.display())))?;
+        let lf =
+            scan(file, columns).map_err(Error::query(format!("scanning {}", file.location)))??;
         let mut exprs = vec![col(EVENT_TIME).cast(DataType::Int64).alias(T)];
         for &c in columns {
             let expr = if schema::is_required(c) || file.present.contains(c) {
@@ -48,6 +50,40 @@ pub fn events_frame(files: &[PartitionFile], columns: &[&str]) -> Result<LazyFra
         });
     }
     concat(frames, UnionArgs::default()).map_err(Error::query("combining partitions"))
+}
+
+/// One file as a lazy frame: a local file is scanned in place; an S3 object
+/// has its footer and the chunks of `columns` fetched now (see
+/// `super::remote`).
+fn scan(file: &PartitionFile, columns: &[&str]) -> PolarsResult<Result<LazyFrame>> {
+    match (&file.location, &file.remote) {
+        (Location::Local(path), _) => {
+            let path = PlRefPath::new(path.to_string_lossy().as_ref());
+            LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map(Ok)
+        }
+        (Location::S3 { .. }, Some(remote)) => {
+            let mut wanted = vec![EVENT_TIME];
+            wanted.extend(
+                columns
+                    .iter()
+                    .filter(|c| schema::is_required(c) || file.present.contains(**c)),
+            );
+            let buffer = match remote.fetch(&wanted) {
+                Ok(buffer) => buffer,
+                Err(e) => return Ok(Err(e)),
+            };
+            let sources = ScanSources::Buffers(Arc::from(vec![buffer]));
+            let args = ScanArgsParquet {
+                // The date is in the key, and known: nothing to infer.
+                hive_options: HiveOptions::new_disabled(),
+                ..Default::default()
+            };
+            LazyFrame::scan_parquet_sources(sources, args).map(Ok)
+        }
+        (Location::S3 { .. }, None) => Err(PolarsError::ComputeError(
+            format!("{} was not opened by discovery", file.location).into(),
+        )),
+    }
 }
 
 /// A day's files read into memory, with the files left out.
@@ -90,12 +126,12 @@ pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Res
             Ok(_) => good.push(file.clone()),
             Err(source) if is_transient(&source) => {
                 return Err(Error::Query {
-                    doing: format!("reading {}", file.path.display()),
+                    doing: format!("reading {}", file.location),
                     source,
                 })
             }
             Err(source) => unreadable.push(Problem {
-                path: file.path.display().to_string(),
+                path: file.location.to_string(),
                 reason: format!("its data cannot be decoded (corrupt page?): {source}"),
             }),
         }
@@ -116,10 +152,4 @@ pub fn read_files(files: &[PartitionFile], columns: &[&str], doing: &str) -> Res
 
 fn is_transient(err: &PolarsError) -> bool {
     polars_fault(err) == Fault::Transient
-}
-
-/// A whole Parquet file lakehound wrote (findings, scores), read into memory.
-pub fn read_output(path: &std::path::Path) -> PolarsResult<DataFrame> {
-    let file = std::fs::File::open(path)?;
-    ParquetReader::new(file).finish()
 }

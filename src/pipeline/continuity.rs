@@ -13,13 +13,12 @@
 //! are idempotent: a window never links to itself or to a later one.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use tracing::warn;
 
 use super::rank::Finding;
-use crate::lake::{read_output, FINDINGS_FILE};
+use crate::lake::{results, Location};
 use crate::window::{Window, MICROS_PER_DAY};
 
 /// How long after an identity's earlier finding a new one still continues it.
@@ -52,7 +51,7 @@ struct Earlier {
 /// Links `findings` to the earlier windows' findings under `out`. Earlier
 /// files that cannot be read are logged and passed over: continuity is a
 /// convenience, never a reason to fail the run.
-pub fn link(findings: &mut [Finding], out: &Path, window: &Window) {
+pub fn link(findings: &mut [Finding], out: &Location, window: &Window) {
     let earlier = earlier_findings(out, window);
     // Only an identity's earliest finding of this run can continue an
     // earlier one: a second episode today is a finding of its own.
@@ -86,7 +85,7 @@ pub fn link(findings: &mut [Finding], out: &Path, window: &Window) {
 
 /// Per identity, its latest finding in the windows under `out` that ended
 /// within `CONTINUE_GAP` before `window` starts.
-fn earlier_findings(out: &Path, window: &Window) -> HashMap<String, Earlier> {
+fn earlier_findings(out: &Location, window: &Window) -> HashMap<String, Earlier> {
     let mut latest: HashMap<String, Earlier> = HashMap::new();
     for path in earlier_windows(out, window) {
         match read(&path) {
@@ -99,7 +98,7 @@ fn earlier_findings(out: &Path, window: &Window) -> HashMap<String, Earlier> {
                 }
             }
             Err(err) => {
-                warn!(path = %path.display(), error = %err, "Could not read an earlier run's findings; its findings are not linked.")
+                warn!(path = %path, error = %err, "Could not read an earlier run's findings; its findings are not linked.")
             }
         }
     }
@@ -107,22 +106,29 @@ fn earlier_findings(out: &Path, window: &Window) -> HashMap<String, Earlier> {
 }
 
 /// Findings files of the window folders under `out` whose window ends in
-/// `[window.start - CONTINUE_GAP, window.start]`.
-fn earlier_windows(out: &Path, window: &Window) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return Vec::new();
+/// `[window.start - CONTINUE_GAP, window.start]`, each its latest complete
+/// run's. A listing that fails is logged: continuity is a convenience.
+fn earlier_windows(out: &Location, window: &Window) -> Vec<Location> {
+    let dirs = match out.list_dirs() {
+        Ok(dirs) => dirs,
+        Err(err) => {
+            warn!(path = %out, error = %err, "Could not list earlier runs; findings are not linked to them.");
+            return Vec::new();
+        }
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            window_end(&e.file_name().to_string_lossy())
+    dirs.into_iter()
+        .filter(|d| {
+            window_end(&d.file_name())
                 .is_some_and(|end| end <= window.start && end >= window.start - CONTINUE_GAP)
         })
-        .map(|e| e.path().join(FINDINGS_FILE))
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    paths
+        .filter_map(|d| match results::latest(&d) {
+            Ok(run) => run.map(|r| r.findings),
+            Err(err) => {
+                warn!(path = %d, error = %err, "Could not find an earlier run's findings; they are not linked.");
+                None
+            }
+        })
+        .collect()
 }
 
 /// The end of a `window=<start>_<end>` folder's window, from its name.
@@ -132,8 +138,15 @@ fn window_end(name: &str) -> Option<i64> {
     Some(t.and_utc().timestamp_micros())
 }
 
-fn read(path: &Path) -> PolarsResult<Vec<(String, Earlier)>> {
-    let df = read_output(path)?;
+fn read(path: &Location) -> crate::error::Result<Vec<(String, Earlier)>> {
+    let df = path.read_parquet()?;
+    rows(&df).map_err(|source| crate::error::Error::ReadFindings {
+        path: path.as_path(),
+        source,
+    })
+}
+
+fn rows(df: &DataFrame) -> PolarsResult<Vec<(String, Earlier)>> {
     let user = df.column("user")?.str()?;
     let id = df.column("finding_id")?.str()?;
     let start = df.column("window_start")?.cast(&DataType::Int64)?;
@@ -180,11 +193,14 @@ mod tests {
     }
 
     /// Runs `findings` as the run of `window` under `out` would: linked, then written.
-    fn run(out: &Path, window: &Window, mut findings: Vec<Finding>) -> Vec<Finding> {
-        link(&mut findings, out, window);
-        let dir = window_dir(out, window);
+    fn run(out: &std::path::Path, window: &Window, mut findings: Vec<Finding>) -> Vec<Finding> {
+        let out = Location::Local(out.to_path_buf());
+        link(&mut findings, &out, window);
+        let dir = window_dir(&out, window);
         let df = findings_frame(&findings, "run").unwrap();
-        crate::lake::write_parquet(&dir.join(FINDINGS_FILE), &df).unwrap();
+        dir.join(crate::lake::FINDINGS_FILE)
+            .write_parquet(&df)
+            .unwrap();
         findings
     }
 
@@ -224,8 +240,8 @@ mod tests {
     #[test]
     fn window_folders_are_read_by_name() {
         let w = day("2026-11-02");
-        let name = window_dir(Path::new(""), &w);
-        assert_eq!(window_end(&name.to_string_lossy()), Some(w.end));
+        let name = window_dir(&Location::Local("".into()), &w);
+        assert_eq!(window_end(&name.file_name()), Some(w.end));
         assert_eq!(window_end("window=garbage"), None);
         assert_eq!(window_end("notes"), None);
     }

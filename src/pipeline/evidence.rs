@@ -158,7 +158,7 @@ mod tests {
         for (name, part) in [("part-a.parquet", a), ("part-b.parquet", b)] {
             crate::lake::write_parquet(&dir.join(name), &frame(part).unwrap()).unwrap();
         }
-        let files = crate::lake::discover(lake.path(), &window.partition_dates()).unwrap();
+        let files = crate::lake::discover(&lake.path().into(), &window.partition_dates()).unwrap();
         let mut findings = [
             finding("ana", h(10), h(11), &["create pods/exec"]),
             finding("bo", h(9), h(10), &[]),

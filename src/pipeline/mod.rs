@@ -22,19 +22,19 @@ use crate::activity::peers::Peers;
 use crate::activity::{Activity, Quality};
 use crate::detectors::Detector;
 use crate::error::Result;
-use crate::lake::{self, LakeFiles};
+use crate::lake::{self, LakeFiles, Location};
 use crate::window::{rfc3339, Bucket, Window};
 
 /// A checked `run`: everything the stages need, nothing left to validate.
 pub struct Job {
-    pub lake: PathBuf,
+    pub lake: Location,
     pub window: Window,
     pub bucket: Bucket,
     pub models: Vec<(PathBuf, Box<dyn Detector>)>,
     /// Sensitive actions and their ATT&CK techniques, for `attack_techniques`.
     pub sensitivity: std::sync::Arc<crate::sensitivity::Sensitivity>,
     pub context: Option<PathBuf>,
-    pub out: PathBuf,
+    pub out: Location,
     pub rank: rank::RankOptions,
     /// The arguments as given, for the manifest.
     pub arguments: BTreeMap<String, String>,
@@ -61,7 +61,10 @@ pub struct RunSummary {
     /// Problems that make the result partial (exit code 1).
     pub problems: Vec<String>,
     pub timings_ms: BTreeMap<&'static str, u128>,
-    pub output: PathBuf,
+    /// What the run asked of S3 up to writing run.json (a lake or output
+    /// there); `None` for a local run.
+    pub s3: Option<crate::lake::S3Usage>,
+    pub output: Location,
     #[serde(skip)]
     pub top: Vec<rank::Finding>,
 }
@@ -93,6 +96,7 @@ impl RunSummary {
 
 /// The job, stage by stage; each stage's wall time goes to `run.json`.
 pub fn run(job: &Job) -> Result<RunSummary> {
+    let started = chrono::Utc::now();
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
     let mut lap = |stage: &'static str| {
@@ -162,13 +166,14 @@ pub fn run(job: &Job) -> Result<RunSummary> {
         findings: findings.len(),
         problems,
         timings_ms: BTreeMap::new(),
+        s3: job.lake.s3_usage().or_else(|| job.out.s3_usage()),
         output: dir.clone(),
         top: Vec::new(),
     };
     lap("summary");
     summary.timings_ms = timings.clone();
-    write::results(&dir, &findings, &buckets, &run_id, &summary)?;
-    info!(findings = findings.len(), path = %dir.display(), "Wrote findings.");
+    let written = write::results(&dir, &findings, &buckets, &run_id, started, &summary)?;
+    info!(findings = findings.len(), path = %written, "Wrote findings.");
     summary.top = findings;
     Ok(summary)
 }
@@ -186,7 +191,7 @@ fn load_activity(files: &mut LakeFiles, job: &Job) -> Result<Activity> {
     let unreadable: Vec<&str> = loaded.unreadable.iter().map(|p| p.path.as_str()).collect();
     files
         .files
-        .retain(|f| !unreadable.contains(&f.path.to_string_lossy().as_ref()));
+        .retain(|f| !unreadable.contains(&f.location.to_string().as_str()));
     files.failed_files.extend(loaded.unreadable);
     info!(
         events = loaded.activity.quality.events,
@@ -326,7 +331,7 @@ fn identities(baselines: &Baselines, current: &WindowActivity) -> Identities {
 fn run_id(job: &Job, files: &LakeFiles) -> String {
     let mut key = format!("{:?}", job.arguments);
     for f in &files.files {
-        key.push_str(&format!("|{}:{}", f.path.display(), f.rows));
+        key.push_str(&format!("|{}:{}", f.location, f.rows));
     }
     rank::finding_id(&key, job.window.start, job.window.end)
 }

@@ -1,10 +1,8 @@
 //! Stage 7: findings to Parquet and the run manifest to `run.json`, under
-//! `<out>/window=<start>_<end>/`. Each file is written through the lake's
-//! atomic writer (a temporary name and a rename), so an interrupted run
-//! never leaves a half-written file and a rerun of the same window replaces
-//! its results.
-
-use std::path::{Path, PathBuf};
+//! `<out>/window=<start>_<end>/`. The lake's results writer makes sure no
+//! reader sees half a run (`crate::lake::results`: temporary names and
+//! renames locally, a run folder and a pointer on S3), and a rerun of the
+//! same window replaces its results.
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -12,19 +10,20 @@ use serde::Serialize;
 use super::rank::Finding;
 use super::timeline::BucketScore;
 use crate::error::{Error, Result};
-use crate::lake::{atomic_write, write_parquet};
+use crate::lake::results::{self, Outputs};
+use crate::lake::Location;
 use crate::window::Window;
 
 pub use crate::lake::{FINDINGS_FILE, MANIFEST_FILE, SCORES_FILE};
 
 /// The folder a window's results go to.
-pub fn window_dir(out: &Path, window: &Window) -> PathBuf {
+pub fn window_dir(out: &Location, window: &Window) -> Location {
     let stamp = |t: i64| {
         chrono::DateTime::from_timestamp_micros(t)
             .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
             .unwrap_or_else(|| t.to_string())
     };
-    out.join(format!(
+    out.join(&format!(
         "window={}_{}",
         stamp(window.start),
         stamp(window.end)
@@ -134,39 +133,33 @@ pub fn scores_frame(scores: &[BucketScore], run_id: &str) -> PolarsResult<DataFr
 }
 
 /// Writes the findings, the per-bucket scores and then the manifest (last,
-/// so a `run.json` always describes the files beside it).
+/// so a `run.json` always describes the files beside it); returns the
+/// folder they went to.
 pub fn results(
-    dir: &Path,
+    window: &Location,
     findings: &[Finding],
     scores: &[BucketScore],
     run_id: &str,
+    started: chrono::DateTime<chrono::Utc>,
     manifest: &impl Serialize,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let findings_path = dir.join(FINDINGS_FILE);
-    let df = findings_frame(findings, run_id).map_err(|source| Error::WriteParquet {
-        path: findings_path.clone(),
-        source,
-    })?;
-    write_parquet(&findings_path, &df)?;
-    let scores_path = dir.join(SCORES_FILE);
-    let df = scores_frame(scores, run_id).map_err(|source| Error::WriteParquet {
-        path: scores_path.clone(),
-        source,
-    })?;
-    write_parquet(&scores_path, &df)?;
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let json = serde_json::to_vec_pretty(manifest).expect("the manifest is plain data");
-    atomic_write(&manifest_path, |file| {
-        use std::io::Write;
-        file.write_all(&json).map_err(|source| Error::Write {
-            path: manifest_path.clone(),
-            source,
-        })
-    })
+) -> Result<Location> {
+    let frame_error = |name: &str| {
+        let path = window.join(name).as_path();
+        move |source| Error::WriteParquet { path, source }
+    };
+    let findings = findings_frame(findings, run_id).map_err(frame_error(FINDINGS_FILE))?;
+    let scores = scores_frame(scores, run_id).map_err(frame_error(SCORES_FILE))?;
+    let manifest = serde_json::to_vec_pretty(manifest).expect("the manifest is plain data");
+    results::publish(
+        window,
+        run_id,
+        started,
+        Outputs {
+            findings: &findings,
+            scores: &scores,
+            manifest,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -209,14 +202,16 @@ pub(crate) mod tests {
             top_reason: None,
             events: 3,
         };
-        results(
-            dir.path(),
+        let written = results(
+            &Location::Local(dir.path().to_path_buf()),
             &[finding()],
             &[quiet],
             "run-1",
+            chrono::Utc::now(),
             &serde_json::json!({"ok": true}),
         )
         .unwrap();
+        assert_eq!(written.local_path(), Some(dir.path()));
         let path = dir.path().join(FINDINGS_FILE);
         // Which Arrow types the file declares is checked with pandas and
         // DuckDB themselves (tests/it/interop.rs).

@@ -809,7 +809,7 @@ mod tests {
                 ..small(seed)
             };
             generate(&opts, dir.path()).unwrap();
-            let labels = crate::eval::read_labels(&dir.path().join("labels.csv")).unwrap();
+            let labels = crate::eval::read_labels(&dir.path().join("labels.csv").into()).unwrap();
             let attacks: Vec<_> = labels.iter().filter(|l| l.kind == "attack").collect();
             let distinct: std::collections::BTreeSet<_> =
                 attacks.iter().map(|l| (&l.scenario, &l.user)).collect();
@@ -843,7 +843,7 @@ mod tests {
     fn every_scenario_is_labelled(seed: u64) {
         let dir = tempfile::tempdir().unwrap();
         let summary = generate(&small(seed), dir.path()).unwrap();
-        let labels = crate::eval::read_labels(&dir.path().join("labels.csv")).unwrap();
+        let labels = crate::eval::read_labels(&dir.path().join("labels.csv").into()).unwrap();
         let from = summary
             .scoring_from
             .and_hms_opt(0, 0, 0)

@@ -34,7 +34,7 @@ fn every_shipped_model_honours_the_detector_contract_and_reports() {
     )
     .unwrap();
     let bucket: Bucket = "1h".parse().unwrap();
-    let files = lake::discover(lake.path(), &window.partition_dates()).unwrap();
+    let files = lake::discover(&lake.path().into(), &window.partition_dates()).unwrap();
     let activity = load::scan(&files, &window, bucket).unwrap().activity;
     let peers = context::resolve(&activity, &window, None).unwrap();
     let (baselines, current) = baseline::build(activity, &window, bucket, peers);

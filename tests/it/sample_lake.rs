@@ -16,8 +16,9 @@ fn the_embedded_sample_lake_ranks_every_attack_in_the_top_20_with_ap_at_least_0_
         "the top findings are shown:\n{}",
         stdout(&o)
     );
-    let labels = eval::read_labels(&lakehound::app::sample_lake().join("labels.csv")).unwrap();
-    let findings = eval::read_pooled(&eval::findings_paths(out.path()).unwrap()).unwrap();
+    let labels =
+        eval::read_labels(&lakehound::app::sample_lake().join("labels.csv").into()).unwrap();
+    let findings = eval::read_pooled(&eval::findings_paths(&out.path().into()).unwrap()).unwrap();
     let report = eval::evaluate(&labels, &findings, &[20]);
     assert_eq!(report.attacks, 11);
     assert!(
@@ -191,10 +192,10 @@ fn a_newcomer_nearest_a_small_cluster_is_judged_against_the_org() {
     let found = findings(&out);
     let peers = found.column("peer_group").unwrap().str().unwrap().get(rank);
     assert_eq!(peers, Some("org"));
-    let labels = eval::read_labels(&lake.join("labels.csv")).unwrap();
+    let labels = eval::read_labels(&lake.join("labels.csv").into()).unwrap();
     let report = eval::evaluate(
         &labels,
-        &eval::read_pooled(&eval::findings_paths(&out).unwrap()).unwrap(),
+        &eval::read_pooled(&eval::findings_paths(&out.clone().into()).unwrap()).unwrap(),
         &[20],
     );
     assert_eq!(report.recall_at, vec![(20, 1.0)], "{:?}", report.labels);
@@ -210,9 +211,9 @@ fn seven_daily_runs_of_the_sample_week_pooled_rank_like_the_weekly_run() {
         let o = run_between(&lake, out.path(), &date, &date, &[]);
         assert_eq!(code(&o), 0, "{date}: {}", stderr(&o));
     }
-    let paths = eval::findings_paths(out.path()).unwrap();
+    let paths = eval::findings_paths(&out.path().into()).unwrap();
     assert_eq!(paths.len(), 7);
-    let labels = eval::read_labels(&lake.join("labels.csv")).unwrap();
+    let labels = eval::read_labels(&lake.join("labels.csv").into()).unwrap();
     let report = eval::evaluate(&labels, &eval::read_pooled(&paths).unwrap(), &[20]);
     assert!(
         report.average_precision >= 0.9,
