@@ -55,6 +55,15 @@ fn keep_freed_memory() {
 }
 
 fn run_ingest(args: &IngestArgs, storage: &Storage) -> Result<Outcome> {
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        if since > until {
+            return Err(Error::InvalidArgument {
+                arg: "--since/--until",
+                reason: format!("{since} is after {until}"),
+            }
+            .into());
+        }
+    }
     let format = match args.format {
         IngestFormat::K8sAudit => ingest::Format::K8sAudit,
         IngestFormat::Cloudtrail => ingest::Format::Cloudtrail,
@@ -63,7 +72,15 @@ fn run_ingest(args: &IngestArgs, storage: &Storage) -> Result<Outcome> {
     };
     let options = ingest::IngestOptions {
         format,
-        inputs: args.input.clone(),
+        inputs: args
+            .input
+            .iter()
+            .map(|i| storage.location(i, "--input"))
+            .collect::<std::result::Result<_, _>>()?,
+        days: ingest::Days {
+            since: args.since,
+            until: args.until,
+        },
         lake: storage.location(&args.lake, "--lake")?,
         stamp: ingest::Stamp {
             cluster_id: args.cluster_id.clone(),

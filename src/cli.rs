@@ -138,9 +138,19 @@ pub struct IngestArgs {
     /// Which platform's native format the inputs are in.
     #[arg(long, value_enum)]
     pub format: IngestFormat,
-    /// Files or folders (read recursively), plain or .gz.
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    /// Files or folders (read recursively), plain or .gz, local or
+    /// s3://BUCKET/PREFIX (CloudTrail's own AWSLogs/ layout included).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH|S3")]
     pub input: Vec<PathBuf>,
+    /// Read only YYYY/MM/DD delivery folders (CloudTrail's layout) from
+    /// this UTC day on; other folders are not even listed. Default: the day
+    /// before the last day folder the previous ingest of these inputs
+    /// listed (everything the first time).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Read only YYYY/MM/DD delivery folders up to this UTC day.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<chrono::NaiveDate>,
     /// Lake root, a folder or s3://BUCKET/PREFIX; events go to
     /// LAKE/events/dt=YYYY-MM-DD/.
     #[arg(long, value_name = "DIR|S3")]

@@ -6,15 +6,18 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use chrono::{Datelike, NaiveDate};
+
 use flate2::read::MultiGzDecoder;
 
 use super::{Adapter, Normalised, Outcome, Quarantined, Stamp};
 use crate::error::{Error, Result};
+use crate::lake::Location;
 
 /// A file to ingest, with what the manifest remembers of it.
 #[derive(Debug, Clone)]
 pub struct InputFile {
-    pub path: PathBuf,
+    pub location: Location,
     pub size: u64,
     /// Bytes once decompressed (a gzip's trailer says it), for batching.
     pub json_bytes: u64,
@@ -36,50 +39,152 @@ pub enum Framing {
 /// events carrying whole objects stay far below this).
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
-/// Every regular file under `inputs` (folders recursively, hidden entries
-/// skipped), sorted so a run reads them in a stable order.
-pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|_| Error::InputNotFound {
-            path: input.clone(),
-        })?;
-        if meta.is_dir() {
-            walk(input, &mut files)?;
-        } else {
-            files.push(input_file(input.clone(), &meta));
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files.dedup_by(|a, b| a.path == b.path);
-    Ok(files)
+/// Which delivery days to read: `YYYY/MM/DD` folders (CloudTrail's S3
+/// layout, at any depth: `AWSLogs/<account>/CloudTrail/<region>/` or an
+/// organisation trail's `AWSLogs/<org>/<account>/...`) outside the range are
+/// neither listed nor read. Files outside such folders are always read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Days {
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
 }
 
-fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
-    let read = |source| Error::ReadInput {
-        path: dir.to_path_buf(),
-        source,
+/// Gzip shrinks audit JSON about this much; an S3 object's size times this
+/// stands in for its JSON size when batching (reading its trailer would
+/// cost a request per file).
+const GZIP_RATIO: u64 = 10;
+
+/// What `discover` found.
+pub struct Found {
+    pub files: Vec<InputFile>,
+    /// The latest `YYYY/MM/DD` folder listed, for the next ingest's start.
+    pub latest_day: Option<NaiveDate>,
+}
+
+/// Every regular file under `inputs` (folders recursively, hidden entries
+/// skipped, day folders outside `days` pruned), sorted so a run reads them
+/// in a stable order.
+pub fn discover(inputs: &[Location], days: Days) -> Result<Found> {
+    let mut found = Found {
+        files: Vec::new(),
+        latest_day: None,
     };
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
+    for input in inputs {
+        let before = found.files.len();
+        match input {
+            Location::Local(path) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|_| Error::InputNotFound { path: path.clone() })?;
+                if meta.is_dir() {
+                    walk(input, days, Level::Any, &mut found)?;
+                } else {
+                    found.files.push(local_file(path.clone(), &meta));
+                }
+            }
+            Location::S3 { .. } => {
+                walk(input, days, Level::Any, &mut found)?;
+                if found.files.len() > before {
+                    continue;
+                }
+                // The key may name one object rather than a folder.
+                let siblings = input.parent().list_files()?.unwrap_or_default();
+                let Some(object) = siblings.into_iter().find(|e| e.location == *input) else {
+                    return Err(Error::InputNotFound {
+                        path: input.as_path(),
+                    });
+                };
+                found
+                    .files
+                    .push(remote_file(object.location, object.size, object.modified));
+            }
         }
-        let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|source| Error::ReadInput {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            walk(&path, files)?;
-        } else if meta.is_file() {
-            files.push(input_file(path, &meta));
+    }
+    let key = |f: &InputFile| f.location.to_string();
+    found.files.sort_by_key(key);
+    found.files.dedup_by(|a, b| a.location == b.location);
+    Ok(found)
+}
+
+/// Where a walk is in a `YYYY/MM/DD` tree.
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    Any,
+    Year(i32),
+    Month(i32, u32),
+}
+
+/// Whether a folder name continues a date path inside `days`: the next
+/// level, `None` to prune it, or `Some(Level::Any)` for an ordinary folder.
+fn descend(level: Level, name: &str, days: Days, found: &mut Found) -> Option<Level> {
+    let number = |digits: usize| {
+        (name.len() == digits && name.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| name.parse::<u32>().ok())
+            .flatten()
+    };
+    let inside = |first: NaiveDate, last: NaiveDate| {
+        days.since.is_none_or(|s| last >= s) && days.until.is_none_or(|u| first <= u)
+    };
+    match level {
+        Level::Any => match number(4).and_then(|y| NaiveDate::from_ymd_opt(y as i32, 1, 1)) {
+            Some(first) => {
+                let last = NaiveDate::from_ymd_opt(first.year_ce().1 as i32, 12, 31)?;
+                inside(first, last).then_some(Level::Year(first.year_ce().1 as i32))
+            }
+            None => Some(Level::Any),
+        },
+        Level::Year(y) => match number(2).and_then(|m| NaiveDate::from_ymd_opt(y, m, 1)) {
+            Some(first) => {
+                let next = first.checked_add_months(chrono::Months::new(1))?;
+                inside(first, next.pred_opt()?).then_some(Level::Month(y, first.month0() + 1))
+            }
+            None => Some(Level::Any),
+        },
+        Level::Month(y, m) => match number(2).and_then(|d| NaiveDate::from_ymd_opt(y, m, d)) {
+            Some(day) => {
+                found.latest_day = found.latest_day.max(Some(day));
+                inside(day, day).then_some(Level::Any)
+            }
+            None => Some(Level::Any),
+        },
+    }
+}
+
+fn walk(dir: &Location, days: Days, level: Level, found: &mut Found) -> Result<()> {
+    let Some((files, dirs)) = dir.list_level()? else {
+        return Ok(());
+    };
+    for sub in dirs {
+        if let Some(next) = descend(level, &sub.file_name(), days, found) {
+            walk(&sub, days, next, found)?;
         }
+    }
+    for entry in files {
+        let file = match entry.location {
+            Location::Local(path) => {
+                let meta = std::fs::metadata(&path).map_err(|source| Error::ReadInput {
+                    path: path.clone(),
+                    source,
+                })?;
+                local_file(path, &meta)
+            }
+            remote => remote_file(remote, entry.size, entry.modified),
+        };
+        found.files.push(file);
     }
     Ok(())
 }
 
-fn input_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
+fn remote_file(location: Location, size: u64, modified: i64) -> InputFile {
+    let gzip = location.file_name().ends_with(".gz");
+    InputFile {
+        json_bytes: if gzip { size * GZIP_RATIO } else { size },
+        location,
+        size,
+        modified,
+    }
+}
+
+fn local_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
     let modified = meta
         .modified()
         .ok()
@@ -87,7 +192,7 @@ fn input_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
         .map_or(0, |d| d.as_secs() as i64);
     InputFile {
         json_bytes: gzip_size(&path).unwrap_or(meta.len()),
-        path,
+        location: Location::Local(path),
         size: meta.len(),
         modified,
     }
@@ -117,13 +222,60 @@ pub struct FileBytes {
     read_problem: Option<(&'static str, String)>,
 }
 
-pub fn read_file(file: &InputFile) -> FileBytes {
-    let (bytes, read_problem) = read_all(&file.path);
+/// One file's bytes, decoded: `fetched` holds an S3 object's (see
+/// [`fetch`]); a local file is read here.
+pub fn read_file(file: &InputFile, fetched: Option<Vec<u8>>) -> FileBytes {
+    let (bytes, read_problem) = match (fetched, &file.location) {
+        (Some(bytes), _) => decode(bytes),
+        (None, Location::Local(path)) => read_all(path),
+        (None, remote) => (
+            Vec::new(),
+            Some(("unreadable file", format!("{remote} was not fetched"))),
+        ),
+    };
     FileBytes {
         file: file.clone(),
         bytes,
         read_problem,
     }
+}
+
+/// The S3 objects among `files`, fetched all at once (S3's concurrency
+/// limit applies); `None` for local files. A failure here fails the ingest
+/// (exit 2 or 3): quarantining the file would mark it ingested.
+pub fn fetch(files: &[InputFile]) -> Result<Vec<Option<Vec<u8>>>> {
+    let Some(store) = files.iter().find_map(|f| match &f.location {
+        Location::S3 { store, .. } => Some(std::sync::Arc::clone(store)),
+        Location::Local(_) => None,
+    }) else {
+        return Ok(files.iter().map(|_| None).collect());
+    };
+    let mut out: Vec<Option<Vec<u8>>> = files.iter().map(|_| None).collect();
+    let fetched = store.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, file) in files.iter().enumerate() {
+            if let Location::S3 { store, bucket, key } = &file.location {
+                let (store, bucket, key) = (store.clone(), bucket.clone(), key.clone());
+                tasks.spawn(async move { (i, store.get(&bucket, &key, None).await) });
+            }
+        }
+        let mut got = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            got.push(done.map_err(|e| Error::S3 {
+                doing: "reading inputs",
+                url: String::new(),
+                fault: crate::error::Fault::Transient,
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(got)
+    })?;
+    for (i, bytes) in fetched {
+        out[i] = Some(bytes?.ok_or_else(|| Error::InputNotFound {
+            path: files[i].location.as_path(),
+        })?);
+    }
+    Ok(out)
 }
 
 /// One file's records, normalised.
@@ -149,7 +301,7 @@ pub fn parse_file<'a, A: Adapter>(
         skipped: BTreeMap::new(),
         quarantined: Vec::new(),
     };
-    let display = file.file.path.display().to_string();
+    let display = file.file.location.to_string();
     let mut quarantine = |position: String, class: &'static str, detail: String, bytes: &[u8]| {
         out.quarantined
             .push(Quarantined::new(&display, position, class, detail, bytes));

@@ -18,7 +18,6 @@ mod sessions;
 mod store;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::DateTime;
 use rayon::prelude::*;
@@ -26,7 +25,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::schema::Event;
-pub use input::Framing;
+pub use input::{Days, Framing};
 pub use store::Quarantined;
 
 /// The platforms `ingest` reads.
@@ -66,7 +65,10 @@ pub struct Stamp {
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub format: Format,
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<crate::lake::Location>,
+    /// Delivery days to read; `since` defaults to the day before the last
+    /// day folder the previous ingest of the same inputs listed.
+    pub days: input::Days,
     pub lake: crate::lake::Location,
     pub stamp: Stamp,
 }
@@ -281,12 +283,24 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         })?;
     }
     let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let files = input::discover(&options.inputs)?;
     // One ingest per lake at a time: two would both miss each other's
     // events in the duplicate check (see `store::Lock`).
     let _lock = store::lock(lake, &run_id)?;
     let mut manifest = store::Manifest::load(lake)?;
-    let (todo, done): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| !manifest.has(f));
+    let inputs_key = store::inputs_key(&options.inputs);
+    let days = input::Days {
+        since: options.days.since.or_else(|| {
+            manifest
+                .listed_through(&inputs_key)
+                .and_then(|d| d.pred_opt())
+        }),
+        ..options.days
+    };
+    if let Some(since) = days.since {
+        tracing::info!(%since, "Listing delivery day folders from this day on.");
+    }
+    let found = input::discover(&options.inputs, days)?;
+    let (todo, done): (Vec<_>, Vec<_>) = found.files.into_iter().partition(|f| !manifest.has(f));
     let mut report = IngestReport {
         run_id: run_id.clone(),
         format: options.format.name().to_owned(),
@@ -300,11 +314,13 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         // still in cache; its events borrow them from its slot until the
         // batch is written.
         let mut contents: Vec<Option<input::FileBytes>> = batch.iter().map(|_| None).collect();
+        let fetched = input::fetch(batch)?;
         let parsed: Vec<input::FileRecords> = contents
             .par_iter_mut()
             .zip(batch)
-            .map(|(slot, file)| {
-                let bytes: &input::FileBytes = slot.insert(input::read_file(file));
+            .zip(fetched)
+            .map(|((slot, file), fetched)| {
+                let bytes: &input::FileBytes = slot.insert(input::read_file(file, fetched));
                 input::parse_file(adapter, bytes, &options.stamp)
             })
             .collect();
@@ -343,6 +359,9 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     }
     report.partitions_written.sort();
     report.partitions_written.dedup();
+    if let Some(day) = found.latest_day {
+        manifest.listed(&inputs_key, day);
+    }
     manifest.record_run(&report);
     manifest.save(lake)?;
     Ok(report)

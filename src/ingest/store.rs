@@ -215,6 +215,17 @@ pub fn write_quarantine(
 pub struct Manifest {
     pub files: BTreeMap<String, FileEntry>,
     pub runs: Vec<serde_json::Value>,
+    /// Per set of inputs, the latest `YYYY/MM/DD` delivery folder listed:
+    /// the next ingest of them lists from the day before it.
+    #[serde(default)]
+    pub listed_through: BTreeMap<String, NaiveDate>,
+}
+
+/// The manifest's name for a set of inputs.
+pub fn inputs_key(inputs: &[Location]) -> String {
+    let mut names: Vec<String> = inputs.iter().map(key).collect();
+    names.sort();
+    names.join(" ")
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -351,13 +362,13 @@ impl Manifest {
     /// Ingested before: the same path with the same size and modification time.
     pub fn has(&self, file: &InputFile) -> bool {
         self.files
-            .get(&key(&file.path))
+            .get(&key(&file.location))
             .is_some_and(|e| e.size == file.size && e.modified == file.modified)
     }
 
     pub fn add(&mut self, file: &FileRecords, format: Format) {
         self.files.insert(
-            key(&file.file.path),
+            key(&file.file.location),
             FileEntry {
                 format,
                 size: file.file.size,
@@ -367,6 +378,15 @@ impl Manifest {
                 quarantined: file.quarantined.len() as u64,
             },
         );
+    }
+
+    pub fn listed_through(&self, inputs: &str) -> Option<NaiveDate> {
+        self.listed_through.get(inputs).copied()
+    }
+
+    pub fn listed(&mut self, inputs: &str, day: NaiveDate) {
+        let slot = self.listed_through.entry(inputs.to_owned()).or_insert(day);
+        *slot = (*slot).max(day);
     }
 
     pub fn record_run(&mut self, report: &IngestReport) {
@@ -382,9 +402,13 @@ impl Manifest {
     }
 }
 
-fn key(path: &Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+/// A file's name in the manifest: its absolute path, or its s3:// URL.
+fn key(location: &Location) -> String {
+    match location {
+        Location::Local(path) => std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        remote => remote.to_string(),
+    }
 }

@@ -32,6 +32,8 @@ pub enum Location {
 pub struct Entry {
     pub location: Location,
     pub size: u64,
+    /// Last modified, seconds since the epoch.
+    pub modified: i64,
 }
 
 /// Turns command-line paths into locations; builds the S3 client once, on
@@ -192,18 +194,31 @@ impl Location {
     /// The files directly in this folder, hidden ones left out, sorted by
     /// name; `None` when there is no such folder.
     pub fn list_files(&self) -> Result<Option<Vec<Entry>>> {
+        Ok(self.list_level()?.map(|(files, _)| files))
+    }
+
+    /// The folders directly in this one, sorted by name.
+    pub fn list_dirs(&self) -> Result<Vec<Location>> {
+        Ok(self.list_level()?.map(|(_, dirs)| dirs).unwrap_or_default())
+    }
+
+    /// The files and the folders directly in this folder (one listing on
+    /// S3), hidden ones left out, each sorted by name; `None` when there is
+    /// no such folder.
+    pub fn list_level(&self) -> Result<Option<(Vec<Entry>, Vec<Location>)>> {
         match self {
-            Location::Local(dir) => list_local(dir, false).map(|l| {
-                l.map(|entries| {
-                    entries
-                        .into_iter()
-                        .map(|(path, size)| Entry {
-                            location: Location::Local(path),
-                            size,
-                        })
-                        .collect()
-                })
-            }),
+            Location::Local(dir) => {
+                let Some(files) = list_local(dir, false)? else {
+                    return Ok(None);
+                };
+                let dirs = list_local(dir, true)?.unwrap_or_default();
+                Ok(Some((
+                    files.into_iter().map(Entry::local).collect(),
+                    dirs.into_iter()
+                        .map(|(path, _)| Location::Local(path))
+                        .collect(),
+                )))
+            }
             Location::S3 { store, bucket, key } => {
                 let listing = store.block_on(store.list(bucket, &folder(key), false))?;
                 if listing.objects.is_empty() && listing.prefixes.is_empty() {
@@ -213,14 +228,18 @@ impl Location {
                     .objects
                     .into_iter()
                     .filter(|o| !o.key.ends_with('/'))
-                    .map(|o| Entry {
-                        location: self.sibling_key(&o.key),
-                        size: o.size,
-                    })
+                    .map(|o| self.entry(o))
                     .filter(|e| !hidden(&e.location.file_name()))
                     .collect();
                 files.sort_by_key(|e| e.location.file_name());
-                Ok(Some(files))
+                let mut dirs: Vec<Location> = listing
+                    .prefixes
+                    .iter()
+                    .map(|p| self.sibling_key(p.trim_end_matches('/')))
+                    .filter(|d| !hidden(&d.file_name()))
+                    .collect();
+                dirs.sort_by_key(|d| d.file_name());
+                Ok(Some((files, dirs)))
             }
         }
     }
@@ -232,13 +251,7 @@ impl Location {
                 let mut out = Vec::new();
                 walk_local(dir, &mut out)?;
                 out.sort_by(|a, b| a.0.cmp(&b.0));
-                Ok(out
-                    .into_iter()
-                    .map(|(path, size)| Entry {
-                        location: Location::Local(path),
-                        size,
-                    })
-                    .collect())
+                Ok(out.into_iter().map(Entry::local).collect())
             }
             Location::S3 { store, bucket, key } => {
                 let listing = store.block_on(store.list(bucket, &folder(key), true))?;
@@ -246,33 +259,17 @@ impl Location {
                     .objects
                     .into_iter()
                     .filter(|o| !o.key.ends_with('/'))
-                    .map(|o| Entry {
-                        location: self.sibling_key(&o.key),
-                        size: o.size,
-                    })
+                    .map(|o| self.entry(o))
                     .collect())
             }
         }
     }
 
-    /// The folders directly in this one, sorted by name.
-    pub fn list_dirs(&self) -> Result<Vec<Location>> {
-        match self {
-            Location::Local(dir) => Ok(list_local(dir, true)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(path, _)| Location::Local(path))
-                .collect()),
-            Location::S3 { store, bucket, key } => {
-                let listing = store.block_on(store.list(bucket, &folder(key), false))?;
-                let mut dirs: Vec<Location> = listing
-                    .prefixes
-                    .iter()
-                    .map(|p| self.sibling_key(p.trim_end_matches('/')))
-                    .collect();
-                dirs.sort_by_key(|d| d.file_name());
-                Ok(dirs)
-            }
+    fn entry(&self, listed: super::s3::Listed) -> Entry {
+        Entry {
+            location: self.sibling_key(&listed.key),
+            size: listed.size,
+            modified: listed.modified,
         }
     }
 
@@ -407,8 +404,23 @@ fn folder(key: &str) -> String {
     }
 }
 
+impl Entry {
+    fn local((path, meta): (PathBuf, std::fs::Metadata)) -> Entry {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        Entry {
+            location: Location::Local(path),
+            size: meta.len(),
+            modified,
+        }
+    }
+}
+
 /// Files (or folders, with `dirs`) directly in `dir`, hidden ones left out.
-fn list_local(dir: &Path, dirs: bool) -> Result<Option<Vec<(PathBuf, u64)>>> {
+fn list_local(dir: &Path, dirs: bool) -> Result<Option<Vec<(PathBuf, std::fs::Metadata)>>> {
     if !dir.is_dir() {
         return Ok(None);
     }
@@ -430,14 +442,14 @@ fn list_local(dir: &Path, dirs: bool) -> Result<Option<Vec<(PathBuf, u64)>>> {
             Err(source) => return Err(failed(source)),
         };
         if meta.is_dir() == dirs {
-            out.push((entry.path(), meta.len()));
+            out.push((entry.path(), meta));
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Some(out))
 }
 
-fn walk_local(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<()> {
+fn walk_local(dir: &Path, out: &mut Vec<(PathBuf, std::fs::Metadata)>) -> Result<()> {
     for (path, _) in list_local(dir, true)?.unwrap_or_default() {
         walk_local(&path, out)?;
     }

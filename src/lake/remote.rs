@@ -18,8 +18,9 @@ use polars_buffer::Buffer;
 use super::s3::S3;
 use crate::error::{Error, Fault, Result};
 
-/// Bytes fetched from a file's end at discovery: its footer, usually whole.
-const TAIL_GUESS: u64 = 64 << 10;
+/// Bytes fetched from a file's end at discovery: its footer, usually whole
+/// (lakehound's own are 3-5 kB; a larger one costs a second request).
+const TAIL_GUESS: u64 = 16 << 10;
 /// Parquet's trailer: the footer's length (4 bytes) and `PAR1`.
 const TRAILER: u64 = 8;
 const MAGIC: &[u8; 4] = b"PAR1";
@@ -111,14 +112,17 @@ impl RemoteParquet {
         super::s3::url(&self.bucket, &self.key)
     }
 
-    /// The byte ranges holding `columns`, near ones merged.
+    /// The byte ranges holding `columns` that the tail does not already
+    /// hold (all of a small file's), near ones merged.
     fn ranges(&self, columns: &[&str]) -> Vec<Range<u64>> {
+        let held = self.size - self.tail.len() as u64;
         let mut ranges: Vec<Range<u64>> = columns
             .iter()
             .filter_map(|c| self.chunks.get(*c))
             .flatten()
-            .filter(|r| r.end <= self.size && r.start < r.end)
-            .cloned()
+            .filter(|r| r.end <= self.size)
+            .map(|r| r.start..r.end.min(held))
+            .filter(|r| r.start < r.end)
             .collect();
         ranges.sort_by_key(|r| r.start);
         let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
@@ -190,12 +194,21 @@ mod tests {
             tail: Vec::new(),
             chunks: BTreeMap::from([
                 ("a".to_owned(), vec![0..100, (4 << 20)..(5 << 20)]),
-                ("b".to_owned(), Vec::from([200..300])),
-                ("c".to_owned(), Vec::from([1000..2000])),
+                ("b".to_owned(), std::iter::once(200..300).collect()),
+                ("c".to_owned(), std::iter::once(1000..2000).collect()),
             ]),
         };
         assert_eq!(file.ranges(&["a", "b"]), vec![0..300, (4 << 20)..(5 << 20)]);
         assert_eq!(file.ranges(&["c"]), vec![1000..2000]);
         assert_eq!(file.ranges(&["missing"]), Vec::<Range<u64>>::new());
+        // What the footer's fetch brought is not fetched again.
+        let tail_from_4_5_mib = RemoteParquet {
+            tail: vec![0; (10 << 20) - (9 << 19)],
+            ..file
+        };
+        assert_eq!(
+            tail_from_4_5_mib.ranges(&["a"]),
+            vec![0..100, (4 << 20)..(9 << 19)]
+        );
     }
 }

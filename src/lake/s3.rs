@@ -88,6 +88,8 @@ struct Counters {
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    /// Seconds since the epoch.
+    pub modified: i64,
 }
 
 /// One level of a listing: the objects directly under a prefix and the
@@ -408,6 +410,7 @@ impl S3 {
                     listing.objects.push(Listed {
                         key: key.to_owned(),
                         size: object.size().unwrap_or(0).max(0) as u64,
+                        modified: object.last_modified().map_or(0, |t| t.secs()),
                     });
                 }
             }

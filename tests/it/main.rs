@@ -14,5 +14,6 @@ mod layers;
 mod masquerade;
 mod outliers;
 mod pipeline;
+mod s3;
 mod sample_lake;
 mod support;
