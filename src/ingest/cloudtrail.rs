@@ -108,7 +108,62 @@ impl Adapter for CloudTrail {
     const FRAMING: Framing = Framing::Document;
 
     fn normalise<'a>(&self, record: &'a str, _stamp: &'a Stamp, out: &mut Vec<Outcome<'a>>) {
+        if let Some(native) = from_export(record) {
+            let outcome = parse_with(&native, |r: Record| normalise_record(r, &native));
+            out.push(outcome.into_owned());
+            return;
+        }
         out.push(parse_with(record, |r: Record| normalise_record(r, record)));
+    }
+}
+
+/// A record as Logstash or Elastic export it, back in CloudTrail's own
+/// shape: `@timestamp` (the Logstash cloudtrail codec moves `eventTime`
+/// there) becomes `eventTime` again, `@version` and `@metadata` go, and
+/// flattened keys (`"userIdentity.arn": ...`) are nested again. `None` for
+/// a record in CloudTrail's own shape (told without parsing it), or one
+/// that is not a JSON object (the ordinary parse quarantines it).
+fn from_export(record: &str) -> Option<String> {
+    const EXPORT_MARKS: [&str; 3] = ["\"@timestamp\"", "\"@version\"", "\"userIdentity."];
+    if !EXPORT_MARKS.iter().any(|m| record.contains(m)) {
+        return None;
+    }
+    let serde_json::Value::Object(fields) = serde_json::from_str(record).ok()? else {
+        return None;
+    };
+    let mut nested = serde_json::Map::new();
+    let mut timestamp = None;
+    for (key, value) in fields {
+        match key.as_str() {
+            "@timestamp" => timestamp = Some(value),
+            "@version" | "@metadata" => {}
+            _ => insert_path(&mut nested, &key, value),
+        }
+    }
+    if let Some(t) = timestamp {
+        nested.entry("eventTime").or_insert(t);
+    }
+    serde_json::to_string(&nested).ok()
+}
+
+/// Inserts `value` at the dotted `path` (`a.b.c`), making objects on the way.
+fn insert_path(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    value: serde_json::Value,
+) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let slot = map
+                .entry(head)
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(inner) = slot {
+                insert_path(inner, rest, value);
+            }
+        }
     }
 }
 
@@ -301,6 +356,24 @@ mod tests {
         assert_eq!(e.account_id.as_deref(), Some("111122223333"));
         assert_eq!(e.src_ip.as_deref(), Some("198.51.100.7"));
         assert_eq!(e.event_id, "e-1");
+    }
+
+    #[test]
+    fn logstash_and_flattened_elastic_exports_read_as_the_native_record() {
+        let native = r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com","accountId":"111122223333"},"eventTime":"2026-11-03T09:15:02Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.13.5","requestParameters":{"userName":"deploy-bot"},"eventID":"e-1"}"#;
+        // The Logstash cloudtrail codec moves eventTime to @timestamp.
+        let logstash = r#"{"@timestamp":"2026-11-03T09:15:02.000Z","@version":"1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com","accountId":"111122223333"},"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.13.5","requestParameters":{"userName":"deploy-bot"},"eventID":"e-1"}"#;
+        let flattened = r#"{"@timestamp":"2026-11-03T09:15:02Z","userIdentity.type":"AssumedRole","userIdentity.arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com","userIdentity.accountId":"111122223333","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.13.5","requestParameters.userName":"deploy-bot","eventID":"e-1"}"#;
+        let Outcome::Event(expected) = one(native) else {
+            panic!("the native record is an event")
+        };
+        for export in [logstash, flattened] {
+            let got = match one(export) {
+                Outcome::Event(got) => got,
+                other => panic!("an export is an event: {export}: {other:?}"),
+            };
+            assert_eq!(format!("{:?}", got.event), format!("{:?}", expected.event));
+        }
     }
 
     #[test]
