@@ -104,6 +104,12 @@ fn run_ingest(args: &IngestArgs, storage: &Storage) -> Result<Outcome> {
             report.attributed_to_sessions
         );
     }
+    if report.reattributed_earlier_processes > 0 {
+        text += &format!(
+            "; {} Falco processes ingested earlier attributed to these exec sessions",
+            report.reattributed_earlier_processes
+        );
+    }
     text += ".\n";
     for (reason, n) in &report.skipped {
         text += &format!("  skipped {n}: {reason}\n");

@@ -72,6 +72,7 @@ pub fn expected_type(column: &str) -> Option<DataType> {
         EVENT_TIME => Some(event_time_type()),
         GROUPS => Some(groups_type()),
         ACTING_AS => Some(DataType::String),
+        PROCESS_SESSION => Some(DataType::Int64),
         c if REQUIRED_STRINGS.contains(&c) || OPTIONAL_STRINGS.contains(&c) => {
             Some(DataType::String)
         }
@@ -110,6 +111,11 @@ pub struct Event<'a> {
     /// impersonation, GCP service-account delegation). Written as the extra
     /// column `acting_as` only by files that have some.
     pub acting_as: Option<Text<'a>>,
+    /// Falco's `proc.sid`: processes of one shell share it, so a shell
+    /// stays with the person who opened it when its processes are
+    /// re-attributed. Written as the extra column `process_session` only by
+    /// files that have some.
+    pub process_session: Option<i64>,
 }
 
 /// A borrowed or owned string field of an [`Event`].
@@ -165,12 +171,15 @@ impl Event<'_> {
             image_digest: opt(self.image_digest),
             groups: self.groups.map(|g| g.into_iter().map(own).collect()),
             acting_as: opt(self.acting_as),
+            process_session: self.process_session,
         }
     }
 }
 
 /// Extra column beside the contract: see [`Event::acting_as`].
 pub const ACTING_AS: &str = "acting_as";
+/// Extra column beside the contract: see [`Event::process_session`].
+pub const PROCESS_SESSION: &str = "process_session";
 
 /// Events as a frame with the canonical schema, in [`canonical`] order.
 pub fn frame(events: &[Event]) -> PolarsResult<DataFrame> {
@@ -187,6 +196,8 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
         .iter()
         .any(|e| e.acting_as.is_some())
         .then(|| text(ACTING_AS));
+    let sessions = events.iter().any(|e| e.process_session.is_some());
+    let mut process_sessions: Vec<Option<i64>> = Vec::new();
     let mut groups = ListStringChunkedBuilder::new(GROUPS.into(), n, n);
     let mut times = Vec::with_capacity(n);
     // Row by row, every column at once: each event's text is read once,
@@ -206,6 +217,9 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
         if let Some(column) = &mut acting_as {
             column.append_option(e.acting_as.as_deref());
         }
+        if sessions {
+            process_sessions.push(e.process_session);
+        }
     }
     let times = Int64Chunked::from_vec(EVENT_TIME.into(), times)
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
@@ -216,5 +230,8 @@ pub fn frame_of(events: &[&Event]) -> PolarsResult<DataFrame> {
     columns.extend(optional.into_iter().map(|c| c.finish().into_column()));
     columns.push(groups.into());
     columns.extend(acting_as.map(|c| c.finish().into_column()));
+    if sessions {
+        columns.push(Column::new(PROCESS_SESSION.into(), process_sessions));
+    }
     DataFrame::new(n, columns)
 }

@@ -214,7 +214,6 @@ fn normalise_record<'a>(r: Record<'a>, record: &'a str) -> Outcome<'a> {
             account_id: account_id.map(Into::into),
             ..Default::default()
         },
-        process_session: None,
     })
 }
 

@@ -107,9 +107,9 @@ fn normalise_alert<'a>(alert: Alert<'a>, record: &'a str, stamp: &'a Stamp) -> O
             pod,
             node,
             image_digest: text(fields.image_digest),
+            process_session,
             ..Default::default()
         },
-        process_session,
     })
 }
 
@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(n.event.target.as_deref(), Some("bash -i"));
         assert_eq!(n.event.node.as_deref(), Some("node-1"));
         assert_eq!(n.event.image_digest.as_deref(), Some("sha256:abc"));
-        assert_eq!(n.process_session, Some(4242));
+        assert_eq!(n.event.process_session, Some(4242));
         assert_eq!(n.event.event_id.len(), 32);
     }
 

@@ -181,7 +181,6 @@ fn normalise_entry<'a>(entry: LogEntry<'a>, record: &'a str, stamp: &'a Stamp) -
             acting_as,
             ..Default::default()
         },
-        process_session: None,
     })
 }
 

@@ -187,7 +187,6 @@ fn normalise_event<'a>(e: AuditEvent<'a>, record: &'a str, stamp: &'a Stamp) -> 
             acting_as,
             ..Default::default()
         },
-        process_session: None,
     })
 }
 

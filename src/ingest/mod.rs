@@ -78,8 +78,6 @@ pub struct IngestOptions {
 #[derive(Debug, Clone)]
 pub struct Normalised<'a> {
     pub event: Event<'a>,
-    /// Falco's `proc.sid`: processes of one shell share it.
-    pub process_session: Option<i64>,
 }
 
 /// What became of one record.
@@ -101,7 +99,6 @@ impl Outcome<'_> {
         match self {
             Outcome::Event(n) => Outcome::Event(Normalised {
                 event: n.event.into_owned(),
-                process_session: n.process_session,
             }),
             Outcome::Skip(reason) => Outcome::Skip(reason),
             Outcome::Reject(reject) => Outcome::Reject(reject),
@@ -213,6 +210,9 @@ pub struct IngestReport {
     pub duplicates_dropped: u64,
     /// Falco process events attributed to an exec session's user.
     pub attributed_to_sessions: u64,
+    /// Falco process events already in the lake given to the exec sessions
+    /// this (audit log) ingest brought.
+    pub reattributed_earlier_processes: u64,
     pub skipped: BTreeMap<String, u64>,
     pub quarantined: BTreeMap<String, u64>,
     pub partitions_written: Vec<String>,
@@ -359,6 +359,14 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     }
     report.partitions_written.sort();
     report.partitions_written.dedup();
+    if options.format == Format::K8sAudit && report.events_written > 0 {
+        let days: Vec<chrono::NaiveDate> = report
+            .partitions_written
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        report.reattributed_earlier_processes = sessions::reattribute(lake, &days)?;
+    }
     if let Some(day) = found.latest_day {
         manifest.listed(&inputs_key, day);
     }

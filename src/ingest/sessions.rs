@@ -9,7 +9,15 @@
 //! is attributed, later processes with the same sid in that pod stay with the
 //! same person, even after someone else opens a session into the pod or the
 //! window has passed: one shell is one person's. Sessions are read from the
-//! lake's `k8s_audit` events, so ingest the audit logs before Falco's.
+//! lake's `k8s_audit` events.
+//!
+//! Falco's processes and the audit log of the same hours arrive
+//! independently, so an ingest of audit logs ends with a re-attribution
+//! pass ([`reattribute`]): Falco processes already in the lake that went to
+//! their workload, in the days its sessions fall on and the next, are given
+//! to the sessions now known, by the window rule (the lake keeps no process
+//! session ids, so a shell that outlives the window stays with the
+//! workload), and their files rewritten in place.
 
 use std::collections::HashMap;
 
@@ -18,9 +26,14 @@ use polars::prelude::*;
 use super::falco::workload_identity;
 use super::Normalised;
 use crate::error::{Error, Result};
-use crate::lake::{discover, events_frame, T};
-use crate::schema::{ACTION, CLUSTER_ID, NAMESPACE, POD, SOURCE, USER};
+use crate::lake::{discover, events_frame, partition, partitions::list_partition, Location, T};
+use crate::schema::{
+    Event, ACTION, CLUSTER_ID, EVENT_TIME, NAMESPACE, NODE, POD, PROCESS_SESSION, SOURCE, USER,
+};
 use crate::window::date_of;
+
+/// Falco's files in a partition: `part-falco-<run>-<batch>.parquet`.
+const FALCO_FILE_PREFIX: &str = "part-falco-";
 
 /// How long after a session opens a new process may still belong to it.
 pub const SESSION_WINDOW: i64 = 3_600_000_000;
@@ -69,6 +82,7 @@ pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
         );
         let t = n.event.event_time;
         let sticky = n
+            .event
             .process_session
             .and_then(|sid| by_process.get(&(key.clone(), sid)).cloned());
         let opener = sticky.or_else(|| {
@@ -80,7 +94,7 @@ pub fn attribute_with(sessions: &Sessions, events: &mut [Normalised]) -> u64 {
             })
         });
         if let Some(user) = opener {
-            if let Some(sid) = n.process_session {
+            if let Some(sid) = n.event.process_session {
                 by_process.insert((key, sid), user.clone());
             }
             n.event.user = user.into();
@@ -156,10 +170,119 @@ fn load_sessions(lake: &crate::lake::Location, from: i64, to: i64) -> Result<Ses
     Ok(sessions)
 }
 
+/// Gives the Falco processes in the lake's partitions of `days` (and each
+/// next day, where a session's hour may end) that went to their workload
+/// to the exec sessions the lake now holds; rewrites each file that changed
+/// in place. Returns how many processes went to a person.
+pub fn reattribute(lake: &Location, days: &[chrono::NaiveDate]) -> Result<u64> {
+    let mut dates: Vec<chrono::NaiveDate> = days
+        .iter()
+        .flat_map(|d| [*d, d.succ_opt().unwrap_or(*d)])
+        .collect();
+    dates.sort();
+    dates.dedup();
+    let mut attributed = 0;
+    for date in dates {
+        for file in list_partition(&partition(lake, date))?.unwrap_or_default() {
+            if file.location.file_name().starts_with(FALCO_FILE_PREFIX) {
+                attributed += reattribute_file(lake, &file.location)?;
+            }
+        }
+    }
+    Ok(attributed)
+}
+
+/// One Falco file's processes attributed again, as ingest would have with
+/// the sessions the lake holds now; the file is rewritten in place (an
+/// atomic rename locally, one PUT on S3) if any process changed hands.
+/// Returns how many went from their workload to a person.
+fn reattribute_file(lake: &Location, file: &Location) -> Result<u64> {
+    let mut df = file.read_parquet()?;
+    let doing = format!("re-attributing the Falco processes in {file}");
+    let (mut processes, users) = processes(&df).map_err(Error::query(doing.clone()))?;
+    let still_workload = |n: &Normalised| {
+        let e = &n.event;
+        e.user == workload_identity(e.namespace.as_deref(), e.pod.as_deref(), e.node.as_deref())
+    };
+    if !processes.iter().any(|(_, n)| still_workload(n)) {
+        return Ok(0);
+    }
+    let times = processes.iter().map(|(_, n)| n.event.event_time);
+    let (first, last) = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
+    let sessions = load_sessions(lake, first - SESSION_WINDOW, last + CLOCK_SKEW)?;
+    let before: Vec<bool> = processes.iter().map(|(_, n)| still_workload(n)).collect();
+    let mut events: Vec<Normalised> = processes.iter().map(|(_, n)| n.clone()).collect();
+    attribute_with(&sessions, &mut events);
+    let mut users = users;
+    let mut gained = 0;
+    for (((row, _), n), was_workload) in processes.iter_mut().zip(&events).zip(before) {
+        if users[*row].as_deref() != Some(n.event.user.as_ref()) {
+            gained += u64::from(was_workload && !still_workload(n));
+            users[*row] = Some(n.event.user.to_string());
+        }
+    }
+    if gained > 0 {
+        df.with_column(Column::new(USER.into(), users))
+            .map_err(Error::query(doing))?;
+        file.write_parquet(&df)?;
+    }
+    Ok(gained)
+}
+
+/// The file's processes in pods, as ingest saw them, by row; and every
+/// row's user.
+#[allow(clippy::type_complexity)]
+fn processes(
+    df: &DataFrame,
+) -> PolarsResult<(Vec<(usize, Normalised<'static>)>, Vec<Option<String>>)> {
+    let text = |name: &str| -> PolarsResult<Option<StringChunked>> {
+        match df.column(name) {
+            Ok(c) => Ok(Some(c.str()?.clone())),
+            Err(_) => Ok(None),
+        }
+    };
+    let users = df.column(USER)?.str()?.clone();
+    let all_users = users.iter().map(|u| u.map(str::to_owned)).collect();
+    let (Some(namespaces), Some(pods)) = (text(NAMESPACE)?, text(POD)?) else {
+        return Ok((Vec::new(), all_users));
+    };
+    let (clusters, nodes) = (text(CLUSTER_ID)?, text(NODE)?);
+    let sids = match df.column(PROCESS_SESSION) {
+        Ok(c) => Some(c.i64()?.clone()),
+        Err(_) => None,
+    };
+    let times = df.column(EVENT_TIME)?.cast(&DataType::Int64)?;
+    let times = times.i64()?;
+    let owned = |c: &Option<StringChunked>, i: usize| {
+        c.as_ref()
+            .and_then(|c| c.get(i))
+            .map(|s| s.to_owned().into())
+    };
+    let mut out = Vec::new();
+    for i in 0..df.height() {
+        let (Some(user), Some(t), Some(_), Some(_)) =
+            (users.get(i), times.get(i), namespaces.get(i), pods.get(i))
+        else {
+            continue;
+        };
+        let event = Event {
+            event_time: t,
+            user: user.to_owned().into(),
+            namespace: namespaces.get(i).map(|s| s.to_owned().into()),
+            pod: pods.get(i).map(|s| s.to_owned().into()),
+            node: owned(&nodes, i),
+            cluster_id: owned(&clusters, i),
+            process_session: sids.as_ref().and_then(|s| s.get(i)),
+            ..Default::default()
+        };
+        out.push((i, Normalised { event }));
+    }
+    Ok((out, all_users))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Event;
 
     const MIN: i64 = 60_000_000;
 
@@ -170,9 +293,9 @@ mod tests {
                 user: "pod:payments/x".into(),
                 namespace: Some("payments".into()),
                 pod: Some(pod.into()),
+                process_session: Some(sid),
                 ..Default::default()
             },
-            process_session: Some(sid),
         }
     }
 

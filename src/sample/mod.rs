@@ -673,6 +673,7 @@ fn frame(rows: &[Row], ids: &mut Ids) -> PolarsResult<DataFrame> {
                 .as_ref()
                 .map(|g| g.iter().map(|s| s.as_str().into()).collect()),
             acting_as: None,
+            process_session: None,
         })
         .collect();
     crate::schema::frame(&events)

@@ -541,6 +541,60 @@ fn the_sample_org_as_raw_logs_ingests_and_scores_like_the_sample_lake() {
 }
 
 #[test]
+fn falco_ingested_before_the_audit_log_ends_up_with_the_same_people() {
+    // A daily schedule delivers Falco and the audit log independently; the
+    // order of their ingests must not decide who ran what.
+    let dir = tempfile::tempdir().unwrap();
+    let org = dir.path().join("org");
+    let o = lakehound(&[
+        "sample",
+        "--raw",
+        "--users",
+        "20",
+        "--events",
+        "12000",
+        "--out",
+        org.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (audit, falco) = (org.join("raw/k8s-audit"), org.join("raw/falco"));
+    let cluster: &[&str] = &["--cluster-id", "prod-eu-1"];
+    let (audit_first, falco_first) = (dir.path().join("a"), dir.path().join("f"));
+    for (lake, order) in [
+        (&audit_first, [&audit, &falco]),
+        (&falco_first, [&falco, &audit]),
+    ] {
+        for input in order {
+            let format = if input == &falco {
+                "falco"
+            } else {
+                "k8s-audit"
+            };
+            let o = ingest(format, &[input], lake, cluster);
+            assert_eq!(code(&o), 0, "{format}: {}", stderr(&o));
+        }
+    }
+    let processes = |lake: &Path| {
+        lake_events(lake)
+            .lazy()
+            .filter(col("source").eq(lit("falco")))
+            .select([col("event_id"), col("user")])
+            .sort(["event_id"], Default::default())
+            .collect()
+            .unwrap()
+    };
+    let (right, late) = (processes(&audit_first), processes(&falco_first));
+    assert!(right.height() > 0);
+    assert_eq!(right, late);
+    let audit_run = last_run(&falco_first);
+    assert_eq!(
+        audit_run["reattributed_earlier_processes"].as_u64(),
+        Some(right.height() as u64),
+        "every sample process follows a session: {audit_run}"
+    );
+}
+
+#[test]
 fn a_missing_input_or_an_unreadable_manifest_is_a_usage_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
