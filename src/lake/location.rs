@@ -32,6 +32,8 @@ pub enum Location {
 pub struct Entry {
     pub location: Location,
     pub size: u64,
+    /// On S3, the object's ETag: reads of its parts ask for this version.
+    pub etag: Option<String>,
     /// Last modified, seconds since the epoch.
     pub modified: i64,
 }
@@ -269,6 +271,7 @@ impl Location {
         Entry {
             location: self.sibling_key(&listed.key),
             size: listed.size,
+            etag: listed.etag,
             modified: listed.modified,
         }
     }
@@ -414,6 +417,7 @@ impl Entry {
         Entry {
             location: Location::Local(path),
             size: meta.len(),
+            etag: None,
             modified,
         }
     }

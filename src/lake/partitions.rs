@@ -140,6 +140,7 @@ fn check_files(found: &[(NaiveDate, Entry)]) -> Result<Vec<Checked>> {
                 bucket.clone(),
                 key.clone(),
                 entry.size,
+                entry.etag.clone(),
             )),
         }
     }
@@ -147,9 +148,10 @@ fn check_files(found: &[(NaiveDate, Entry)]) -> Result<Vec<Checked>> {
         let store = Arc::clone(store);
         let opened = store.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
-            for (i, store, bucket, key, size) in remote {
-                tasks
-                    .spawn(async move { (i, RemoteParquet::open(store, bucket, key, size).await) });
+            for (i, store, bucket, key, size, etag) in remote {
+                tasks.spawn(async move {
+                    (i, RemoteParquet::open(store, bucket, key, size, etag).await)
+                });
             }
             let mut opened = Vec::new();
             while let Some(done) = tasks.join_next().await {

@@ -35,6 +35,8 @@ pub struct RemoteParquet {
     bucket: String,
     key: String,
     size: u64,
+    /// The version listed: every read asks for it.
+    etag: Option<String>,
     /// The file's last bytes, the whole footer among them.
     tail: Vec<u8>,
     /// Each top-level column's chunks, in every row group.
@@ -49,13 +51,17 @@ impl RemoteParquet {
         bucket: String,
         key: String,
         size: u64,
+        etag: Option<String>,
     ) -> Result<std::result::Result<(RemoteParquet, Arc<ArrowSchema>, usize), String>> {
         if size < 2 * MAGIC.len() as u64 + TRAILER - MAGIC.len() as u64 {
             return Ok(Err(format!("{size} bytes is too small for a Parquet file")));
         }
-        let mut tail = store
-            .get_tail(&bucket, &key, size, TAIL_GUESS.min(size))
+        let (mut tail, read) = store
+            .get_tail(&bucket, &key, size, TAIL_GUESS.min(size), etag.as_deref())
             .await?;
+        // The version read first is the one every later read asks for (a
+        // listing may not give ETags).
+        let etag = etag.or(read);
         if !tail.ends_with(MAGIC) {
             return Ok(Err("not a Parquet file (no PAR1 at its end)".into()));
         }
@@ -70,13 +76,17 @@ impl RemoteParquet {
             )));
         }
         if needed > tail.len() as u64 {
-            tail = store.get_tail(&bucket, &key, size, needed).await?;
+            tail = store
+                .get_tail(&bucket, &key, size, needed, etag.as_deref())
+                .await?
+                .0;
         }
         let mut file = RemoteParquet {
             store,
             bucket,
             key,
             size,
+            etag,
             tail,
             chunks: BTreeMap::new(),
         };
@@ -139,9 +149,12 @@ impl RemoteParquet {
     /// of `columns`, fetched now; every other byte is zero.
     pub fn fetch(&self, columns: &[&str]) -> Result<Buffer<u8>> {
         let ranges = self.ranges(columns);
-        let got = self
-            .store
-            .block_on(self.store.get_ranges(&self.bucket, &self.key, ranges))?;
+        let got = self.store.block_on(self.store.get_ranges(
+            &self.bucket,
+            &self.key,
+            self.etag.as_deref(),
+            ranges,
+        ))?;
         let map = self.sparse(&got).map_err(|reason| Error::S3 {
             doing: "reading",
             url: self.url(),
@@ -191,6 +204,7 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
             size: 10 << 20,
+            etag: None,
             tail: Vec::new(),
             chunks: BTreeMap::from([
                 ("a".to_owned(), vec![0..100, (4 << 20)..(5 << 20)]),

@@ -88,6 +88,7 @@ struct Counters {
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    pub etag: Option<String>,
     /// Seconds since the epoch.
     pub modified: i64,
 }
@@ -250,7 +251,8 @@ impl S3 {
                     self.settings.attempt_timeout.as_secs_f64()
                 )),
             };
-            if failed.fault == Fault::Permanent || n == attempts {
+            // A failed condition will fail again: no point trying.
+            if failed.fault == Fault::Permanent || failed.precondition || n == attempts {
                 let reason = if failed.fault == Fault::Transient {
                     format!("{} (gave up after {n} tries)", failed.reason)
                 } else {
@@ -287,37 +289,71 @@ impl S3 {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<Option<Vec<u8>>> {
+        self.get_version(bucket, key, range, None).await
+    }
+
+    /// [`get`](Self::get), only while the object still has the ETag
+    /// `version`: a file rewritten between reading its footer and its
+    /// chunks fails (exit 3: a rerun reads it afresh) instead of mixing
+    /// two versions' bytes.
+    pub async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<Range<u64>>,
+        version: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
+        let got = self.get_tagged(bucket, key, range, version).await?;
+        Ok(got.map(|(bytes, _)| bytes))
+    }
+
+    /// [`get_version`](Self::get_version), with the ETag of what was read.
+    pub async fn get_tagged(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<Range<u64>>,
+        version: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>> {
         let url = url(bucket, key);
         let header = range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1)));
+        let version = version.map(str::to_owned);
         let got = self
             .retrying("reading", &url, |client| {
-                let header = header.clone();
+                let (header, version) = (header.clone(), version.clone());
                 async move {
                     let out = client
                         .get_object()
                         .bucket(bucket)
                         .key(key)
                         .set_range(header)
+                        .set_if_match(version.clone())
                         .send()
                         .await
                         .map_err(Failed::from_sdk)?;
+                    // Checked here too: some S3-compatible stores ignore
+                    // If-Match on reads.
+                    if version.is_some() && out.e_tag() != version.as_deref() {
+                        return Err(Failed::changed());
+                    }
+                    let tag = out.e_tag().map(str::to_owned);
                     let body = out.body.collect().await.map_err(|e| {
                         Failed::transient(format!(
                             "the body was cut off: {}",
                             DisplayErrorContext(e)
                         ))
                     })?;
-                    Ok(body.into_bytes().to_vec())
+                    Ok((body.into_bytes().to_vec(), tag))
                 }
             })
             .await;
         match got {
-            Ok(bytes) => {
+            Ok((bytes, tag)) => {
                 self.counters.gets.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .bytes_fetched
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                Ok(Some(bytes))
+                Ok(Some((bytes, tag)))
             }
             Err((failed, _)) if failed.missing => Ok(None),
             Err((_, error)) => Err(error),
@@ -326,25 +362,36 @@ impl S3 {
 
     /// The last `len` bytes of an object of `size` bytes (all of a smaller
     /// one).
-    pub async fn get_tail(&self, bucket: &str, key: &str, size: u64, len: u64) -> Result<Vec<u8>> {
+    pub async fn get_tail(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        len: u64,
+        version: Option<&str>,
+    ) -> Result<(Vec<u8>, Option<String>)> {
         let start = size.saturating_sub(len);
-        self.get(bucket, key, Some(start..size))
+        self.get_tagged(bucket, key, Some(start..size), version)
             .await?
             .ok_or_else(|| Error::S3 {
                 doing: "reading",
                 url: url(bucket, key),
                 fault: Fault::Transient,
-                reason: "the object was listed but is gone (rewritten while read?)".into(),
+                reason: "the object was listed but is gone (rewritten while read?); run again"
+                    .into(),
             })
     }
 
-    /// Many ranges of one object, `CONCURRENCY` at a time, in order.
+    /// Many ranges of one version of an object (see
+    /// [`get_version`](Self::get_version)), `CONCURRENCY` at a time, in order.
     pub async fn get_ranges(
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         ranges: Vec<Range<u64>>,
     ) -> Result<Vec<(Range<u64>, Vec<u8>)>> {
+        let version = version.map(str::to_owned);
         let mut out: Vec<Option<(Range<u64>, Vec<u8>)>> = (0..ranges.len()).map(|_| None).collect();
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = ranges.into_iter().enumerate();
@@ -354,8 +401,11 @@ impl S3 {
                     break;
                 };
                 let (store, bucket, key) = (Arc::clone(self), bucket.to_owned(), key.to_owned());
+                let version = version.clone();
                 tasks.spawn(async move {
-                    let bytes = store.get(&bucket, &key, Some(range.clone())).await;
+                    let bytes = store
+                        .get_version(&bucket, &key, Some(range.clone()), version.as_deref())
+                        .await;
                     (i, range, bytes)
                 });
             }
@@ -410,6 +460,7 @@ impl S3 {
                     listing.objects.push(Listed {
                         key: key.to_owned(),
                         size: object.size().unwrap_or(0).max(0) as u64,
+                        etag: object.e_tag().map(str::to_owned),
                         modified: object.last_modified().map_or(0, |t| t.secs()),
                     });
                 }
@@ -533,7 +584,19 @@ impl S3 {
     }
 }
 
+const CHANGED: &str = "the object changed while it was read (rewritten by an ingest?); run again";
+
 impl Failed {
+    /// The object is no longer the version asked for.
+    fn changed() -> Failed {
+        Failed {
+            fault: Fault::Transient,
+            reason: CHANGED.into(),
+            precondition: true,
+            missing: false,
+        }
+    }
+
     fn transient(reason: String) -> Failed {
         Failed {
             fault: Fault::Transient,
@@ -598,10 +661,16 @@ impl Failed {
             _ => (Fault::Transient, DisplayErrorContext(&err).to_string()),
         };
         let code = code.as_deref().unwrap_or_default();
+        let precondition = status == Some(412) || code == "PreconditionFailed";
+        let (fault, reason) = if precondition {
+            (Fault::Transient, CHANGED.to_owned())
+        } else {
+            (fault, reason)
+        };
         Failed {
             fault,
             reason,
-            precondition: status == Some(412) || code == "PreconditionFailed",
+            precondition,
             missing: status == Some(404) && code != "NoSuchBucket",
         }
     }

@@ -252,3 +252,87 @@ fn of_two_runs_racing_on_a_window_the_last_to_finish_wins() {
         assert_eq!(files, 3, "{folder}");
     }
 }
+
+#[test]
+fn a_file_rewritten_while_a_run_reads_it_fails_the_run_for_a_retry_without_mixing_versions() {
+    let server = server();
+    let (local, prefix) = s3_lake(&server, "rewritten");
+    let sizes: std::collections::HashMap<String, u64> =
+        super::files_under(&local.path().join("events"))
+            .into_iter()
+            .map(|p| {
+                let rel = p
+                    .strip_prefix(local.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                (
+                    format!("/{}/{prefix}/lake/{rel}", server.bucket),
+                    std::fs::metadata(&p).unwrap().len(),
+                )
+            })
+            .collect();
+    // Reads of column chunks (ranges that stop short of the file's end,
+    // where footers are) wait, so the file can change under them.
+    let chunk_read = move |seen: &Seen| -> bool {
+        let Some(size) = sizes.get(&seen.path) else {
+            return false;
+        };
+        let end = seen
+            .range
+            .as_deref()
+            .and_then(|r| r.rsplit('-').next())
+            .and_then(|e| e.parse::<u64>().ok());
+        seen.is_get() && end.is_some_and(|e| e + 1 < *size)
+    };
+    let delayed = chunk_read.clone();
+    let proxy = Proxy::start(
+        &server.endpoint,
+        Arc::new(move |seen: &Seen, _| {
+            if delayed(seen) {
+                Action::Delay(Duration::from_secs(2))
+            } else {
+                Action::Forward
+            }
+        }),
+    );
+    let lake = server.url(&format!("{prefix}/lake"));
+    let out = server.url(&format!("{prefix}/out"));
+    let mut child = server.spawn(&proxy.endpoint, &run_args(&lake, &out, &[]));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first = loop {
+        if let Some(seen) = proxy.requests().into_iter().find(|s| chunk_read(s)) {
+            break seen;
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no chunk read"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // An ingest's re-attribution, say, rewrites the file: same rows, new bytes.
+    let key = first
+        .path
+        .trim_start_matches(&format!("/{}/", server.bucket))
+        .to_owned();
+    let rel = key.trim_start_matches(&format!("{prefix}/lake/"));
+    let mut df = parquet(std::fs::read(local.path().join(rel)).unwrap()).reverse();
+    let mut bytes = Vec::new();
+    polars::prelude::ParquetWriter::new(&mut bytes)
+        .finish(&mut df)
+        .unwrap();
+    server.put(&key, bytes);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("changed while it was read"), "{err}");
+    assert!(
+        server.pointer(&format!("{prefix}/out")).is_none(),
+        "no results from mixed versions"
+    );
+}
