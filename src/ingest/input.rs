@@ -185,11 +185,7 @@ fn remote_file(location: Location, size: u64, modified: i64) -> InputFile {
 }
 
 fn local_file(path: PathBuf, meta: &std::fs::Metadata) -> InputFile {
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64);
+    let modified = crate::lake::location::modified_secs(meta);
     InputFile {
         json_bytes: gzip_size(&path).unwrap_or(meta.len()),
         location: Location::Local(path),

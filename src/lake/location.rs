@@ -409,18 +409,21 @@ fn folder(key: &str) -> String {
 
 impl Entry {
     fn local((path, meta): (PathBuf, std::fs::Metadata)) -> Entry {
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs() as i64);
         Entry {
+            modified: modified_secs(&meta),
             location: Location::Local(path),
             size: meta.len(),
             etag: None,
-            modified,
         }
     }
+}
+
+/// A local file's modification time, seconds since the epoch (0 if unknown).
+pub fn modified_secs(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Files (or folders, with `dirs`) directly in `dir`, hidden ones left out.

@@ -432,29 +432,12 @@ impl S3 {
     /// One level of the listing under `prefix` (`delimiter` `/`), or every
     /// object below it (`recursive`).
     pub async fn list(&self, bucket: &str, prefix: &str, recursive: bool) -> Result<Listing> {
-        let url = url(bucket, prefix);
         let mut listing = Listing::default();
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .retrying("listing", &url, |client| {
-                    let token = token.clone();
-                    async move {
-                        client
-                            .list_objects_v2()
-                            .bucket(bucket)
-                            .prefix(prefix)
-                            .set_delimiter((!recursive).then(|| "/".to_owned()))
-                            .max_keys(LIST_PAGE)
-                            .set_continuation_token(token)
-                            .send()
-                            .await
-                            .map_err(Failed::from_sdk)
-                    }
-                })
-                .await
-                .map_err(|(_, e)| e)?;
-            self.counters.lists.fetch_add(1, Ordering::Relaxed);
+                .page(bucket, prefix, recursive, LIST_PAGE, token)
+                .await?;
             for object in page.contents() {
                 if let Some(key) = object.key() {
                     listing.objects.push(Listed {
@@ -480,22 +463,40 @@ impl S3 {
 
     /// Whether any object lies under `prefix`. A missing bucket is an error.
     pub async fn list_one(&self, bucket: &str, prefix: &str) -> Result<bool> {
+        let page = self.page(bucket, prefix, true, 1, None).await?;
+        Ok(!page.contents().is_empty())
+    }
+
+    /// One page of a listing (see [`list`](Self::list)).
+    async fn page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        recursive: bool,
+        max_keys: i32,
+        token: Option<String>,
+    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output> {
         let url = url(bucket, prefix);
         let page = self
-            .retrying("listing", &url, |client| async move {
-                client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .max_keys(1)
-                    .send()
-                    .await
-                    .map_err(Failed::from_sdk)
+            .retrying("listing", &url, |client| {
+                let token = token.clone();
+                async move {
+                    client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_delimiter((!recursive).then(|| "/".to_owned()))
+                        .max_keys(max_keys)
+                        .set_continuation_token(token)
+                        .send()
+                        .await
+                        .map_err(Failed::from_sdk)
+                }
             })
             .await
             .map_err(|(_, e)| e)?;
         self.counters.lists.fetch_add(1, Ordering::Relaxed);
-        Ok(!page.contents().is_empty())
+        Ok(page)
     }
 
     /// Writes an object. Returns its new ETag, or `None` when `condition`
