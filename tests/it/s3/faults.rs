@@ -108,6 +108,17 @@ fn a_refusal_exits_2_at_once_naming_the_bucket_and_key() {
     );
     assert!(stderr(&missing_bucket).contains("s3://no-such-bucket-lakehound/"));
 
+    let no_credentials = server
+        .command(&server.endpoint, &run_args(&lake, &out, &[]))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(code(&no_credentials), 2, "{}", stderr(&no_credentials));
+    assert!(stderr(&no_credentials).contains("no AWS credentials were found"));
+
     let missing_lake = server.url(&format!("{prefix}/no-lake-here"));
     let o = server.lakehound(&server.endpoint, &run_args(&missing_lake, &out, &[]));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
