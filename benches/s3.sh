@@ -9,9 +9,11 @@
 #   benches/s3.sh [LAKES] [REPS]
 #
 # LAKES: the names of benches/run.sh (groups, nogroups, users100k, all), whose
-# lakes must exist (benches/run.sh generates them). The server serves a
-# hard-linked copy of each lake (a bucket is a folder to s3s-fs), on the same
-# two cores as lakehound: its CPU counts against the S3 run.
+# lakes must exist (benches/run.sh generates them). Each lake is uploaded with
+# boto3 (PUTs, so the server stores each object's ETag: s3s-fs computes the
+# MD5 of a whole object on every read of one it did not receive by PUT). The
+# server runs on the same two cores as lakehound: its CPU counts against the
+# S3 run.
 #
 # Environment: LAKEHOUND_BIN (default: a release build in
 # ~/.cache/lakehound-lto), LAKEHOUND_LAKES (as benches/run.sh), S3S_FS (the
@@ -27,6 +29,8 @@ lake_root=${LAKEHOUND_LAKES:-${TMPDIR:-/tmp}}
 bin=${LAKEHOUND_BIN:-$HOME/.cache/lakehound-lto/release/lakehound}
 [[ $bin == /* ]] || bin=$here/$bin
 s3s=${S3S_FS:-$HOME/.cache/lakehound-s3s/bin/s3s-fs}
+py=${LAKEHOUND_BENCH_VENV:-$HOME/.cache/lakehound-bench-venv}/bin/python
+"$py" -c "import boto3" 2>/dev/null || { echo "no boto3 in $py: pip install -r benches/requirements.txt" >&2; exit 2; }
 from=2026-11-02 last=2026-11-08 first=2026-10-05
 
 work=$(mktemp -d)
@@ -57,8 +61,9 @@ summary=()
 for name in "${lakes[@]}"; do
   lake=$(lake_dir "$name")
   [ -f "$lake/sample.json" ] || { echo "no $name lake at $lake: run benches/run.sh $name first" >&2; exit 2; }
-  rm -rf "$work/root/bench/$name"
-  cp -al "$lake" "$work/root/bench/$name"
+  t0=$SECONDS
+  "$py" benches/upload.py "$lake/events" bench "$name/events"
+  echo "uploaded in $((SECONDS - t0)) s"
   read -r objects bytes in_objects in_bytes < <(python3 - "$lake" "$first" "$last" <<'EOF'
 import os, sys
 lake, first, last = sys.argv[1:]

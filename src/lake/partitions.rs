@@ -76,6 +76,26 @@ pub struct PartitionFile {
 /// handle that reads its chunks. The inner error says why it is unusable.
 type Checked = std::result::Result<(usize, BTreeSet<String>, Option<Arc<RemoteParquet>>), String>;
 
+impl LakeFiles {
+    /// Whether any file is read from S3.
+    pub fn remote(&self) -> bool {
+        self.files.iter().any(|f| f.remote.is_some())
+    }
+
+    /// Files of `from` on are read again later (the window, for evidence):
+    /// on S3, what their first scan fetches is kept for the next.
+    pub fn keep_from(&self, from: NaiveDate) {
+        for remote in self
+            .files
+            .iter()
+            .filter(|f| f.date >= from)
+            .filter_map(|f| f.remote.as_ref())
+        {
+            remote.keep();
+        }
+    }
+}
+
 /// Lists the partitions of `dates` and checks each file's footer.
 /// Partitions outside `dates` are never listed or opened.
 pub fn discover(lake: &Location, dates: &[NaiveDate]) -> Result<LakeFiles> {

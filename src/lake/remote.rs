@@ -41,6 +41,10 @@ pub struct RemoteParquet {
     tail: Vec<u8>,
     /// Each top-level column's chunks, in every row group.
     chunks: BTreeMap<String, Vec<Range<u64>>>,
+    /// With [`keep`](Self::keep): the last fetch and its columns, which a
+    /// later scan of some of those columns reuses.
+    kept: std::sync::Mutex<Option<(Vec<String>, Buffer<u8>)>>,
+    keep: std::sync::atomic::AtomicBool,
 }
 
 impl RemoteParquet {
@@ -89,6 +93,8 @@ impl RemoteParquet {
             etag,
             tail,
             chunks: BTreeMap::new(),
+            kept: Default::default(),
+            keep: Default::default(),
         };
         let map = match file.sparse(&[]) {
             Ok(map) => map,
@@ -145,9 +151,33 @@ impl RemoteParquet {
         merged
     }
 
+    /// Keeps what the next fetch brings, for later scans of the same
+    /// columns (the window's files: evidence reads them again).
+    pub fn keep(&self) {
+        self.keep.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The file as Polars should see it, holding the footer and the chunks
-    /// of `columns`, fetched now; every other byte is zero.
+    /// of `columns`, fetched now (or kept from an earlier fetch of them);
+    /// every other byte is zero.
     pub fn fetch(&self, columns: &[&str]) -> Result<Buffer<u8>> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((held, buffer)) = kept.as_ref() {
+            if columns.iter().all(|c| held.iter().any(|h| h == c)) {
+                return Ok(buffer.clone());
+            }
+        }
+        let buffer = self.fetch_now(columns)?;
+        if self.keep.load(std::sync::atomic::Ordering::Relaxed) {
+            *kept = Some((
+                columns.iter().map(|c| (*c).to_owned()).collect(),
+                buffer.clone(),
+            ));
+        }
+        Ok(buffer)
+    }
+
+    fn fetch_now(&self, columns: &[&str]) -> Result<Buffer<u8>> {
         let ranges = self.ranges(columns);
         let got = self.store.block_on(self.store.get_ranges(
             &self.bucket,
@@ -206,6 +236,8 @@ mod tests {
             size: 10 << 20,
             etag: None,
             tail: Vec::new(),
+            kept: Default::default(),
+            keep: Default::default(),
             chunks: BTreeMap::from([
                 ("a".to_owned(), vec![0..100, (4 << 20)..(5 << 20)]),
                 ("b".to_owned(), std::iter::once(200..300).collect()),

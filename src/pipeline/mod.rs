@@ -107,6 +107,7 @@ pub fn run(job: &Job) -> Result<RunSummary> {
     let progress = Progress::new();
     progress.stage("Listing partitions");
     let mut files = lake::discover(&job.lake, &job.window.partition_dates())?;
+    files.keep_from(crate::window::date_of(job.window.start));
     report_lake(&files);
     lap("discover");
     progress.stage("Reading and aggregating events");

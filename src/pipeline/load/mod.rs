@@ -19,6 +19,9 @@ use crate::lake::{read::read_files, LakeFiles, PartitionFile, Problem};
 use crate::schema::*;
 use crate::window::{Bucket, Window};
 
+/// Days in flight per core when the lake is on S3.
+const REMOTE_DAYS_PER_CORE: usize = 2;
+
 /// Columns the aggregation reads.
 const SCAN_COLUMNS: [&str; 13] = [
     USER, TOOL, ACTION, SOURCE, EVENT_ID, NAMESPACE, TARGET, SRC_IP, USER_AGENT, POD, ACCOUNT_ID,
@@ -40,7 +43,7 @@ pub struct Loaded {
 /// partition and user; two identities' events never cancel out on a reused
 /// id).
 ///
-/// One worker per core (`RAYON_NUM_THREADS` caps them) takes the next day,
+/// One worker per core (two on S3; `RAYON_NUM_THREADS` caps them) takes the next day,
 /// reads it (Polars decodes on its own pool) and folds it; this thread
 /// merges the folded days as they come. Memory holds only the days in
 /// flight, and no core waits for a slow day.
@@ -50,7 +53,16 @@ pub fn scan(files: &LakeFiles, window: &Window, bucket: Bucket) -> Result<Loaded
         days.entry(f.date).or_default().push(f.clone());
     }
     let days: Vec<(NaiveDate, Vec<PartitionFile>)> = days.into_iter().collect();
-    let workers = rayon::current_num_threads().min(days.len()).max(1);
+    // On S3 a worker waits for its day's chunks before it decodes them:
+    // twice the workers keep the cores busy meanwhile.
+    let per_core = if files.remote() {
+        REMOTE_DAYS_PER_CORE
+    } else {
+        1
+    };
+    let workers = (rayon::current_num_threads() * per_core)
+        .min(days.len())
+        .max(1);
     let next_day = AtomicUsize::new(0);
     let (sender, folded) = std::sync::mpsc::sync_channel::<Result<DayRead>>(workers);
     std::thread::scope(|scope| {
