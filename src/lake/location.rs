@@ -223,27 +223,66 @@ impl Location {
             }
             Location::S3 { store, bucket, key } => {
                 let listing = store.block_on(store.list(bucket, &folder(key), false))?;
-                if listing.objects.is_empty() && listing.prefixes.is_empty() {
-                    return Ok(None);
-                }
-                let mut files: Vec<Entry> = listing
-                    .objects
-                    .into_iter()
-                    .filter(|o| !o.key.ends_with('/'))
-                    .map(|o| self.entry(o))
-                    .filter(|e| !hidden(&e.location.file_name()))
-                    .collect();
-                files.sort_by_key(|e| e.location.file_name());
-                let mut dirs: Vec<Location> = listing
-                    .prefixes
-                    .iter()
-                    .map(|p| self.sibling_key(p.trim_end_matches('/')))
-                    .filter(|d| !hidden(&d.file_name()))
-                    .collect();
-                dirs.sort_by_key(|d| d.file_name());
-                Ok(Some((files, dirs)))
+                Ok(self.level(listing))
             }
         }
+    }
+
+    /// The files of each folder (see [`list_files`](Self::list_files)); on
+    /// S3 all folders are listed at once.
+    pub fn list_files_of(dirs: &[Location]) -> Result<Vec<Option<Vec<Entry>>>> {
+        let Some(Location::S3 { store, .. }) = dirs.iter().find(|d| d.local_path().is_none())
+        else {
+            return dirs.iter().map(Location::list_files).collect();
+        };
+        let listed = store.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, dir) in dirs.iter().enumerate() {
+                let Location::S3 { store, bucket, key } = dir.clone() else {
+                    continue;
+                };
+                tasks.spawn(async move { (i, store.list(&bucket, &folder(&key), false).await) });
+            }
+            let mut listed = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                listed.push(done.map_err(|e| Error::S3 {
+                    doing: "listing",
+                    url: String::new(),
+                    fault: Fault::Transient,
+                    reason: e.to_string(),
+                })?);
+            }
+            Ok(listed)
+        })?;
+        let mut out: Vec<Option<Vec<Entry>>> = dirs.iter().map(|_| None).collect();
+        for (i, listing) in listed {
+            out[i] = dirs[i].level(listing?).map(|(files, _)| files);
+        }
+        Ok(out)
+    }
+
+    /// One level of an S3 listing as files and folders, hidden ones left
+    /// out, each sorted by name; `None` when it is empty.
+    fn level(&self, listing: super::s3::Listing) -> Option<(Vec<Entry>, Vec<Location>)> {
+        if listing.objects.is_empty() && listing.prefixes.is_empty() {
+            return None;
+        }
+        let mut files: Vec<Entry> = listing
+            .objects
+            .into_iter()
+            .filter(|o| !o.key.ends_with('/'))
+            .map(|o| self.entry(o))
+            .filter(|e| !hidden(&e.location.file_name()))
+            .collect();
+        files.sort_by_key(|e| e.location.file_name());
+        let mut dirs: Vec<Location> = listing
+            .prefixes
+            .iter()
+            .map(|p| self.sibling_key(p.trim_end_matches('/')))
+            .filter(|d| !hidden(&d.file_name()))
+            .collect();
+        dirs.sort_by_key(|d| d.file_name());
+        Some((files, dirs))
     }
 
     /// Every file below this folder, at any depth, sorted by key.

@@ -30,12 +30,14 @@ pub fn partition(lake: &Location, date: NaiveDate) -> Location {
 /// The Parquet files of one partition folder, hidden (temporary) files
 /// left out, sorted by name; `None` when the folder does not exist.
 pub fn list_partition(dir: &Location) -> Result<Option<Vec<Entry>>> {
-    Ok(dir.list_files()?.map(|files| {
-        files
-            .into_iter()
-            .filter(|e| e.location.file_name().ends_with(".parquet"))
-            .collect()
-    }))
+    Ok(dir.list_files()?.map(parquet_only))
+}
+
+fn parquet_only(files: Vec<Entry>) -> Vec<Entry> {
+    files
+        .into_iter()
+        .filter(|e| e.location.file_name().ends_with(".parquet"))
+        .collect()
 }
 
 /// A file or partition the run could not use, with the reason.
@@ -106,8 +108,10 @@ pub fn discover(lake: &Location, dates: &[NaiveDate]) -> Result<LakeFiles> {
     }
     let mut out = LakeFiles::default();
     let mut found: Vec<(NaiveDate, Entry)> = Vec::new();
-    for &date in dates {
-        match list_partition(&partition(lake, date))? {
+    let dirs: Vec<Location> = dates.iter().map(|d| partition(lake, *d)).collect();
+    let listed = Location::list_files_of(&dirs)?;
+    for (&date, files) in dates.iter().zip(listed) {
+        match files.map(parquet_only) {
             None => out.missing_partitions.push(date),
             Some(files) if files.is_empty() => out.empty_partitions.push(date),
             Some(files) => found.extend(files.into_iter().map(|f| (date, f))),
