@@ -247,25 +247,17 @@ pub fn fetch(files: &[InputFile]) -> Result<Vec<Option<Vec<u8>>>> {
         return Ok(files.iter().map(|_| None).collect());
     };
     let mut out: Vec<Option<Vec<u8>>> = files.iter().map(|_| None).collect();
-    let fetched = store.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, file) in files.iter().enumerate() {
-            if let Location::S3 { store, bucket, key } = &file.location {
-                let (store, bucket, key) = (store.clone(), bucket.clone(), key.clone());
-                tasks.spawn(async move { (i, store.get(&bucket, &key, None).await) });
+    let tasks = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, file)| match file.location.clone() {
+            Location::S3 { store, bucket, key } => {
+                Some(async move { (i, store.get(&bucket, &key, None).await) })
             }
-        }
-        let mut got = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            got.push(done.map_err(|e| Error::S3 {
-                doing: "reading inputs",
-                url: String::new(),
-                fault: crate::error::Fault::Transient,
-                reason: e.to_string(),
-            })?);
-        }
-        Ok(got)
-    })?;
+            Location::Local(_) => None,
+        })
+        .collect();
+    let fetched = store.all("reading inputs", tasks)?;
     for (i, bytes) in fetched {
         out[i] = Some(bytes?.ok_or_else(|| Error::InputNotFound {
             path: files[i].location.as_path(),

@@ -235,25 +235,17 @@ impl Location {
         else {
             return dirs.iter().map(Location::list_files).collect();
         };
-        let listed = store.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, dir) in dirs.iter().enumerate() {
-                let Location::S3 { store, bucket, key } = dir.clone() else {
-                    continue;
-                };
-                tasks.spawn(async move { (i, store.list(&bucket, &folder(&key), false).await) });
-            }
-            let mut listed = Vec::new();
-            while let Some(done) = tasks.join_next().await {
-                listed.push(done.map_err(|e| Error::S3 {
-                    doing: "listing",
-                    url: String::new(),
-                    fault: Fault::Transient,
-                    reason: e.to_string(),
-                })?);
-            }
-            Ok(listed)
-        })?;
+        let tasks = dirs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, dir)| match dir.clone() {
+                Location::S3 { store, bucket, key } => {
+                    Some(async move { (i, store.list(&bucket, &folder(&key), false).await) })
+                }
+                Location::Local(_) => None,
+            })
+            .collect();
+        let listed = store.all("listing", tasks)?;
         let mut out: Vec<Option<Vec<Entry>>> = dirs.iter().map(|_| None).collect();
         for (i, listing) in listed {
             out[i] = dirs[i].level(listing?).map(|(files, _)| files);

@@ -170,25 +170,13 @@ fn check_files(found: &[(NaiveDate, Entry)]) -> Result<Vec<Checked>> {
     }
     if let Some((_, store, ..)) = remote.first() {
         let store = Arc::clone(store);
-        let opened = store.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, store, bucket, key, size, etag) in remote {
-                tasks.spawn(async move {
-                    (i, RemoteParquet::open(store, bucket, key, size, etag).await)
-                });
-            }
-            let mut opened = Vec::new();
-            while let Some(done) = tasks.join_next().await {
-                opened.push(done.map_err(|e| Error::S3 {
-                    doing: "reading footers",
-                    url: String::new(),
-                    fault: Fault::Transient,
-                    reason: e.to_string(),
-                })?);
-            }
-            Ok(opened)
-        })?;
-        for (i, result) in opened {
+        let tasks = remote
+            .into_iter()
+            .map(|(i, store, bucket, key, size, etag)| async move {
+                (i, RemoteParquet::open(store, bucket, key, size, etag).await)
+            })
+            .collect();
+        for (i, result) in store.all("reading footers", tasks)? {
             checked[i] = Some(result?.and_then(|(file, schema, rows)| {
                 contract(&schema, rows).map(|(rows, present)| (rows, present, Some(Arc::new(file))))
             }));

@@ -195,6 +195,33 @@ impl S3 {
         }
     }
 
+    /// Runs `tasks` at once on the store's runtime (each request still
+    /// waits for its turn among [`CONCURRENCY`]); their outputs in order.
+    pub fn all<T, F>(&self, doing: &'static str, tasks: Vec<F>) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let n = tasks.len();
+        self.block_on(async move {
+            let mut running = tokio::task::JoinSet::new();
+            for (i, task) in tasks.into_iter().enumerate() {
+                running.spawn(async move { (i, task.await) });
+            }
+            let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+            while let Some(done) = running.join_next().await {
+                let (i, value) = done.map_err(|e| Error::S3 {
+                    doing,
+                    url: String::new(),
+                    fault: Fault::Transient,
+                    reason: format!("a request task failed: {e}"),
+                })?;
+                out[i] = Some(value);
+            }
+            Ok(out.into_iter().flatten().collect())
+        })
+    }
+
     async fn client(&self) -> Client {
         if let Some(client) = self.client.get() {
             return client.clone();
