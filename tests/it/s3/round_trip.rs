@@ -245,3 +245,83 @@ fn with_noise_column(path: &std::path::Path, column: &str) {
         .finish(&mut df)
         .unwrap();
 }
+
+#[test]
+fn cloudtrails_own_bucket_layout_is_listed_only_for_the_days_asked() {
+    let Some(datasets) = crate::support::shared_datasets("the CloudTrail bucket-layout check")
+    else {
+        return;
+    };
+    let server = server();
+    let prefix = server.prefix("ct");
+    let trail = format!("{prefix}/AWSLogs/218007301253/CloudTrail/us-east-1");
+    let delivered = datasets.join("invictus_aws_cloudtrail_stratus/CloudTrail");
+    for file in super::files_under(&delivered) {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        server.put(
+            &format!("{trail}/2023/07/10/{name}"),
+            std::fs::read(&file).unwrap(),
+        );
+    }
+    // Earlier days, which a daily ingest must not even list.
+    server.put(
+        &format!("{trail}/2023/07/08/old.json"),
+        b"not read".to_vec(),
+    );
+    server.put(
+        &format!("{trail}/2023/06/30/old.json"),
+        b"not read".to_vec(),
+    );
+    let proxy = Proxy::start(&server.endpoint, Arc::new(|_: &Seen, _| Action::Forward));
+    let (input, lake) = (
+        server.url(&format!("{prefix}/AWSLogs/")),
+        server.url(&format!("{prefix}/lake")),
+    );
+    let ingest = |extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            "--format",
+            "cloudtrail",
+            "--input",
+            &input,
+            "--lake",
+            &lake,
+        ];
+        args.extend_from_slice(extra);
+        server.lakehound(&proxy.endpoint, &args)
+    };
+    let first = ingest(&["--since", "2023-07-10"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let local_lake = tempfile::tempdir().unwrap();
+    let local = lakehound(&[
+        "ingest",
+        "--format",
+        "cloudtrail",
+        "--input",
+        delivered.to_str().unwrap(),
+        "--lake",
+        local_lake.path().to_str().unwrap(),
+    ]);
+    assert_eq!(summary(&first), summary(&local));
+    // The next ingest starts from the day before the last day it listed.
+    let second = ingest(&[]);
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let files = super::files_under(&delivered).len();
+    assert!(
+        summary(&first).contains(&format!("from {files} files")),
+        "{}",
+        summary(&first)
+    );
+    assert!(
+        stdout(&second).contains(&format!("({files} already ingested)")),
+        "{}",
+        stdout(&second)
+    );
+    for old in ["2023/07/08", "2023/06"] {
+        assert!(
+            proxy.touching(old).is_empty(),
+            "{old} was listed: {:?}",
+            proxy.touching(old)
+        );
+    }
+}
