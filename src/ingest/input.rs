@@ -6,7 +6,7 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use flate2::read::MultiGzDecoder;
 
@@ -81,21 +81,21 @@ pub fn discover(inputs: &[Location], days: Days) -> Result<Found> {
                     found.files.push(local_file(path.clone(), &meta));
                 }
             }
-            Location::S3 { .. } => {
+            Location::S3 { store, bucket, key } => {
                 walk(input, days, Level::Any, &mut found)?;
-                if found.files.len() > before {
+                // A folder with nothing in the days asked is not an error.
+                if found.files.len() > before || input.is_dir()? {
                     continue;
                 }
                 // The key may name one object rather than a folder.
-                let siblings = input.parent().list_files()?.unwrap_or_default();
-                let Some(object) = siblings.into_iter().find(|e| e.location == *input) else {
+                let Some(head) = store.block_on(store.head(bucket, key))? else {
                     return Err(Error::InputNotFound {
                         path: input.as_path(),
                     });
                 };
                 found
                     .files
-                    .push(remote_file(object.location, object.size, object.modified));
+                    .push(remote_file(input.clone(), head.size, head.modified));
             }
         }
     }
@@ -124,36 +124,44 @@ fn descend(level: Level, name: &str, days: Days, found: &mut Found) -> Option<Le
     let inside = |first: NaiveDate, last: NaiveDate| {
         days.since.is_none_or(|s| last >= s) && days.until.is_none_or(|u| first <= u)
     };
-    match level {
-        Level::Any => match number(4).and_then(|y| NaiveDate::from_ymd_opt(y as i32, 1, 1)) {
-            Some(first) => {
-                let last = NaiveDate::from_ymd_opt(first.year_ce().1 as i32, 12, 31)?;
-                inside(first, last).then_some(Level::Year(first.year_ce().1 as i32))
-            }
-            None => Some(Level::Any),
-        },
-        Level::Year(y) => match number(2).and_then(|m| NaiveDate::from_ymd_opt(y, m, 1)) {
-            Some(first) => {
-                let next = first.checked_add_months(chrono::Months::new(1))?;
-                inside(first, next.pred_opt()?).then_some(Level::Month(y, first.month0() + 1))
-            }
-            None => Some(Level::Any),
-        },
-        Level::Month(y, m) => match number(2).and_then(|d| NaiveDate::from_ymd_opt(y, m, d)) {
-            Some(day) => {
-                found.latest_day = found.latest_day.max(Some(day));
-                inside(day, day).then_some(Level::Any)
-            }
-            None => Some(Level::Any),
-        },
+    // Below a year, two digits that make no month or day are pruned too.
+    match (level, number(4), number(2)) {
+        (Level::Any, Some(y), _) => {
+            let first = NaiveDate::from_ymd_opt(y as i32, 1, 1)?;
+            let last = NaiveDate::from_ymd_opt(y as i32, 12, 31)?;
+            inside(first, last).then_some(Level::Year(y as i32))
+        }
+        (Level::Year(y), _, Some(m)) => {
+            let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+            let last = first
+                .checked_add_months(chrono::Months::new(1))?
+                .pred_opt()?;
+            inside(first, last).then_some(Level::Month(y, m))
+        }
+        (Level::Month(y, m), _, Some(d)) => {
+            let day = NaiveDate::from_ymd_opt(y, m, d).filter(|day| inside(*day, *day))?;
+            // Only days read count: a day left out by --until must be read
+            // by the next ingest.
+            found.latest_day = found.latest_day.max(Some(day));
+            Some(Level::Any)
+        }
+        _ => Some(Level::Any),
     }
 }
+
+/// Folders a delivery bucket holds beside the records: CloudTrail's digest
+/// files (log-file validation) are not records, and are not read.
+const NOT_RECORDS: [&str; 1] = ["CloudTrail-Digest"];
 
 fn walk(dir: &Location, days: Days, level: Level, found: &mut Found) -> Result<()> {
     let Some((files, dirs)) = dir.list_level()? else {
         return Ok(());
     };
     for sub in dirs {
+        if NOT_RECORDS.contains(&sub.file_name().as_str()) {
+            tracing::debug!(folder = %sub, "Not reading a folder of digest files.");
+            continue;
+        }
         if let Some(next) = descend(level, &sub.file_name(), days, found) {
             walk(&sub, days, next, found)?;
         }
@@ -667,6 +675,65 @@ fn lines<'b>(bytes: &'b [u8], quarantine: &mut QuarantineFn<'_>) -> Vec<(Positio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The day folders `days` lets a walk into, and the latest it records.
+    fn walked(days: Days) -> (Vec<String>, Option<NaiveDate>) {
+        let mut found = Found {
+            files: Vec::new(),
+            latest_day: None,
+        };
+        let mut entered = Vec::new();
+        for year in ["2025", "2026"] {
+            let Some(y) = descend(Level::Any, year, days, &mut found) else {
+                continue;
+            };
+            for month in ["01", "10", "11", "12"] {
+                let Some(m) = descend(y, month, days, &mut found) else {
+                    continue;
+                };
+                for day in ["01", "09", "10", "11", "30", "31"] {
+                    if descend(m, day, days, &mut found).is_some() {
+                        entered.push(format!("{year}/{month}/{day}"));
+                    }
+                }
+            }
+        }
+        (entered, found.latest_day)
+    }
+
+    #[test]
+    fn day_folders_outside_since_and_until_are_pruned_and_not_remembered() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let (entered, latest) = walked(Days {
+            since: Some(day("2026-11-10")),
+            until: Some(day("2026-11-30")),
+        });
+        assert_eq!(entered, ["2026/11/10", "2026/11/11", "2026/11/30"]);
+        // Not 2026-12-31, which --until kept out: the next ingest reads it.
+        assert_eq!(latest, Some(day("2026-11-30")));
+        let (all, latest) = walked(Days::default());
+        // Every real day; 31 November is no day.
+        assert_eq!(all.len(), 2 * 4 * 6 - 2, "{all:?}");
+        assert!(!all.contains(&"2026/11/31".to_owned()));
+        assert_eq!(latest, Some(day("2026-12-31")));
+        // An ordinary folder name is walked into whatever the days.
+        let mut found = Found {
+            files: Vec::new(),
+            latest_day: None,
+        };
+        assert!(matches!(
+            descend(
+                Level::Any,
+                "us-east-1",
+                Days {
+                    since: Some(day("2030-01-01")),
+                    until: None
+                },
+                &mut found
+            ),
+            Some(Level::Any)
+        ));
+    }
 
     fn framed(text: &str) -> (Vec<String>, usize) {
         let mut quarantined = 0;

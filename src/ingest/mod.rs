@@ -14,6 +14,7 @@ mod identity;
 mod input;
 mod json;
 mod k8s_audit;
+mod lease;
 mod sessions;
 mod store;
 
@@ -285,7 +286,7 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
     // One ingest per lake at a time: two would both miss each other's
     // events in the duplicate check (see `store::Lock`).
-    let _lock = store::lock(lake, &run_id)?;
+    let mut lock = store::lock(lake, &run_id)?;
     let mut manifest = store::Manifest::load(lake)?;
     let inputs_key = store::inputs_key(&options.inputs);
     let days = input::Days {
@@ -309,6 +310,7 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     };
     let mut last_save = std::time::Instant::now();
     for (batch_no, batch) in batches(&todo).into_iter().enumerate() {
+        lock.renew()?;
         let started = std::time::Instant::now();
         // Each file is parsed right after it is read, while its bytes are
         // still in cache; its events borrow them from its slot until the
@@ -341,6 +343,13 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
         );
         report.events_written += written.events;
         report.duplicates_dropped += written.duplicates;
+        if options.format == Format::K8sAudit {
+            let days = written
+                .partitions
+                .iter()
+                .filter_map(|d| d.parse::<chrono::NaiveDate>().ok());
+            manifest.reattribute_pending.extend(days);
+        }
         report.partitions_written.extend(written.partitions);
         if let Some(path) =
             store::write_quarantine(lake, options.format, &run_id, batch_no, &quarantined)?
@@ -359,13 +368,12 @@ fn run_with<A: Adapter>(adapter: &A, options: &IngestOptions) -> Result<IngestRe
     }
     report.partitions_written.sort();
     report.partitions_written.dedup();
-    if options.format == Format::K8sAudit && report.events_written > 0 {
-        let days: Vec<chrono::NaiveDate> = report
-            .partitions_written
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect();
+    if options.format == Format::K8sAudit {
+        // Days recorded as pending before any manifest save, so a run that
+        // dies before this pass leaves it to the next ingest of audit logs.
+        let days: Vec<chrono::NaiveDate> = manifest.reattribute_pending.iter().copied().collect();
         report.reattributed_earlier_processes = sessions::reattribute(lake, &days)?;
+        manifest.reattribute_pending.clear();
     }
     if let Some(day) = found.latest_day {
         manifest.listed(&inputs_key, day);

@@ -199,7 +199,7 @@ pub fn reattribute(lake: &Location, days: &[chrono::NaiveDate]) -> Result<u64> {
 fn reattribute_file(lake: &Location, file: &Location) -> Result<u64> {
     let mut df = file.read_parquet()?;
     let doing = format!("re-attributing the Falco processes in {file}");
-    let (mut processes, users) = processes(&df).map_err(Error::query(doing.clone()))?;
+    let (processes, users) = processes(&df).map_err(Error::query(doing.clone()))?;
     let still_workload = |n: &Normalised| {
         let e = &n.event;
         e.user == workload_identity(e.namespace.as_deref(), e.pod.as_deref(), e.node.as_deref())
@@ -213,12 +213,15 @@ fn reattribute_file(lake: &Location, file: &Location) -> Result<u64> {
     let before: Vec<bool> = processes.iter().map(|(_, n)| still_workload(n)).collect();
     let mut events: Vec<Normalised> = processes.iter().map(|(_, n)| n.clone()).collect();
     attribute_with(&sessions, &mut events);
+    // Only processes still with their workload change hands: one already
+    // given to a person may have been, through its shell, by a process
+    // in another file, which this file alone cannot see.
     let mut users = users;
     let mut gained = 0;
-    for (((row, _), n), was_workload) in processes.iter_mut().zip(&events).zip(before) {
-        if users[*row].as_deref() != Some(n.event.user.as_ref()) {
-            gained += u64::from(was_workload && !still_workload(n));
+    for (((row, _), n), was_workload) in processes.iter().zip(&events).zip(before) {
+        if was_workload && !still_workload(n) {
             users[*row] = Some(n.event.user.to_string());
+            gained += 1;
         }
     }
     if gained > 0 {

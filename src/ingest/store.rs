@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::input::{FileRecords, InputFile};
 use super::{Format, IngestReport, Normalised};
 use crate::error::{Error, Result};
-use crate::lake::s3::Condition;
 use crate::lake::{events_frame, partition, LakeFiles, Location};
 use crate::schema::{self, Event, EVENT_ID, SOURCE};
 
@@ -219,6 +218,10 @@ pub struct Manifest {
     /// the next ingest of them lists from the day before it.
     #[serde(default)]
     pub listed_through: BTreeMap<String, NaiveDate>,
+    /// Days audit-log ingests wrote sessions to whose Falco processes are
+    /// not re-attributed yet (see `sessions::reattribute`).
+    #[serde(default)]
+    pub reattribute_pending: std::collections::BTreeSet<NaiveDate>,
 }
 
 /// The manifest's name for a set of inputs.
@@ -252,26 +255,16 @@ impl<'de> Deserialize<'de> for Format {
 pub enum Lock {
     /// An OS lock on `_ingest/lock`, dropped by the OS if we crash.
     Local(#[allow(dead_code)] std::fs::File),
-    /// A lease object `_ingest/lock` created only if absent (S3's
-    /// conditional write), deleted when dropped.
-    S3(Location),
+    /// A lease object on S3 (see `super::lease`).
+    S3(super::lease::Held),
 }
 
-/// An S3 lease older than this is a crashed ingest's and is taken over.
-pub const LEASE: chrono::Duration = chrono::Duration::hours(6);
-
-#[derive(Serialize, Deserialize)]
-struct Lease {
-    run_id: String,
-    taken: i64,
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        if let Lock::S3(place) = self {
-            if let Err(e) = place.delete() {
-                tracing::warn!(lock = %place, error = %e, "Could not release the ingest lease; the next ingest takes it over after its lease runs out.");
-            }
+impl Lock {
+    /// Keeps a long ingest's S3 lease from running out (between batches).
+    pub fn renew(&mut self) -> Result<()> {
+        match self {
+            Lock::Local(_) => Ok(()),
+            Lock::S3(held) => held.renew(),
         }
     }
 }
@@ -280,44 +273,7 @@ impl Drop for Lock {
 pub fn lock(lake: &Location, run_id: &str) -> Result<Lock> {
     match lake {
         Location::Local(lake) => lock_local(lake).map(Lock::Local),
-        Location::S3 { store, bucket, .. } => {
-            let place = lake.join("_ingest/lock");
-            let Location::S3 { key: lock_key, .. } = &place else {
-                unreachable!("below an S3 location")
-            };
-            let now = chrono::Utc::now().timestamp();
-            let lease = serde_json::to_vec(&Lease {
-                run_id: run_id.to_owned(),
-                taken: now,
-            })
-            .expect("a lease is plain data");
-            let busy = || Error::IngestBusy {
-                lake: lake.as_path(),
-            };
-            let taken =
-                store.block_on(store.put(bucket, lock_key, lease.clone(), Condition::Absent))?;
-            if taken.is_some() {
-                return Ok(Lock::S3(place));
-            }
-            // Held: take it over only if it is a crashed ingest's.
-            let etag = store.block_on(store.etag(bucket, lock_key))?;
-            let held = place.read()?;
-            let stale = held
-                .and_then(|b| serde_json::from_slice::<Lease>(&b).ok())
-                .is_none_or(|l| now - l.taken > LEASE.num_seconds());
-            match (stale, etag) {
-                (true, Some(etag)) => {
-                    let taken = store.block_on(store.put(
-                        bucket,
-                        lock_key,
-                        lease,
-                        Condition::Unchanged(etag),
-                    ))?;
-                    taken.map(|_| Lock::S3(place)).ok_or_else(busy)
-                }
-                _ => Err(busy()),
-            }
-        }
+        Location::S3 { .. } => super::lease::take(lake, run_id).map(Lock::S3),
     }
 }
 

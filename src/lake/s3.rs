@@ -93,6 +93,15 @@ pub struct Listed {
     pub modified: i64,
 }
 
+/// What a HEAD says of an object.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub etag: String,
+    pub size: u64,
+    /// Seconds since the epoch.
+    pub modified: i64,
+}
+
 /// One level of a listing: the objects directly under a prefix and the
 /// "folders" (common prefixes, ending in `/`) below it.
 #[derive(Debug, Default)]
@@ -569,6 +578,11 @@ impl S3 {
 
     /// The object's ETag, or `None` when there is none.
     pub async fn etag(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        Ok(self.head(bucket, key).await?.map(|h| h.etag))
+    }
+
+    /// The object's ETag, size and time, or `None` when there is none.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>> {
         let url = url(bucket, key);
         let head = self
             .retrying("reading", &url, |client| async move {
@@ -579,11 +593,15 @@ impl S3 {
                     .send()
                     .await
                     .map_err(Failed::from_sdk)?;
-                Ok(out.e_tag().unwrap_or_default().to_owned())
+                Ok(Head {
+                    etag: out.e_tag().unwrap_or_default().to_owned(),
+                    size: out.content_length().unwrap_or(0).max(0) as u64,
+                    modified: out.last_modified().map_or(0, |t| t.secs()),
+                })
             })
             .await;
         match head {
-            Ok(etag) => Ok(Some(etag)),
+            Ok(head) => Ok(Some(head)),
             Err((failed, _)) if failed.missing => Ok(None),
             Err((_, error)) => Err(error),
         }
@@ -706,7 +724,9 @@ impl Failed {
 
 /// Whether an S3 error answer may pass on a retry.
 fn service_fault(status: u16, code: &str) -> Fault {
-    const TRANSIENT_CODES: [&str; 6] = [
+    const TRANSIENT_CODES: [&str; 7] = [
+        // Another conditional write to the key is in flight (409).
+        "ConditionalRequestConflict",
         "SlowDown",
         "Throttling",
         "ThrottlingException",

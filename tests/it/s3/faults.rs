@@ -347,3 +347,49 @@ fn a_file_rewritten_while_a_run_reads_it_fails_the_run_for_a_retry_without_mixin
         "no results from mixed versions"
     );
 }
+
+#[test]
+fn the_s3_ingest_lease_keeps_a_second_ingest_out_and_a_crashed_ones_is_taken_over() {
+    let server = server();
+    let sample = sample_lake(true);
+    let prefix = server.prefix("lease");
+    let lake = server.url(&format!("{prefix}/lake"));
+    let lock = format!("{prefix}/lake/_ingest/lock");
+    let input = sample.path().join("raw/gcp-audit");
+    let ingest = || {
+        server.lakehound(
+            &server.endpoint,
+            &[
+                "ingest",
+                "--format",
+                "gcp-audit",
+                "--lake",
+                &lake,
+                "--input",
+                input.to_str().unwrap(),
+            ],
+        )
+    };
+    let lease = |age_secs: i64| {
+        let taken = chrono::Utc::now().timestamp() - age_secs;
+        format!(r#"{{"run_id":"another-ingest","taken":{taken}}}"#).into_bytes()
+    };
+    // Another ingest holds a live lease: busy, retry later.
+    server.put(&lock, lease(60));
+    let busy = ingest();
+    assert_eq!(code(&busy), 3, "{}", stderr(&busy));
+    assert!(
+        stderr(&busy).contains("another `lakehound ingest`"),
+        "{}",
+        stderr(&busy)
+    );
+    assert_eq!(
+        server.get(&lock),
+        Some(lease(60)).map(|_| server.get(&lock).unwrap())
+    );
+    // A crashed ingest's lease (7 hours old) is taken over, then released.
+    server.put(&lock, lease(7 * 3600));
+    let taken = ingest();
+    assert_eq!(code(&taken), 0, "{}", stderr(&taken));
+    assert!(server.get(&lock).is_none(), "the lease is released");
+}
