@@ -101,7 +101,9 @@ impl RemoteParquet {
             Err(e) => return Ok(Err(e)),
         };
         let mut reader = ParquetReader::new(std::io::Cursor::new(&map[..]));
-        let read = (|| {
+        // Polars' metadata code panics on some corrupt footers (negative
+        // offsets): such a file is unusable, not a crash.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let schema = reader.schema()?;
             let rows = reader.num_rows()?;
             let mut chunks: BTreeMap<String, Vec<Range<u64>>> = BTreeMap::new();
@@ -114,13 +116,16 @@ impl RemoteParquet {
                 }
             }
             PolarsResult::Ok((schema, rows, chunks))
-        })();
+        }));
         match read {
-            Ok((schema, rows, chunks)) => {
+            Ok(Ok((schema, rows, chunks))) => {
                 file.chunks = chunks;
                 Ok(Ok((file, schema, rows)))
             }
-            Err(e) => Ok(Err(format!("not a readable Parquet file: {e}"))),
+            Ok(Err(e)) => Ok(Err(format!("not a readable Parquet file: {e}"))),
+            Err(_) => Ok(Err(
+                "not a readable Parquet file: its footer is corrupt".into()
+            )),
         }
     }
 

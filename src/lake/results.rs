@@ -92,7 +92,15 @@ pub fn publish(
     files.scores.write_parquet(outputs.scores)?;
     files.manifest.write(outputs.manifest)?;
     if let Location::S3 { .. } = window {
-        let previous = read_pointer(window)?.map(|p| p.run);
+        // An unreadable pointer is replaced, not a reason to fail.
+        let previous = match read_pointer(window) {
+            Ok(pointer) => pointer.map(|p| p.run),
+            Err(Error::NoFindings { path, reason }) => {
+                tracing::warn!(path = %path.display(), %reason, "Replacing an unreadable pointer.");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let pointer = Pointer {
             run: run_folder(started, run_id),
             run_id: run_id.to_owned(),
@@ -101,7 +109,10 @@ pub fn publish(
         };
         let json = serde_json::to_vec_pretty(&pointer).expect("the pointer is plain data");
         window.join(POINTER_FILE).write(json)?;
-        prune(window, Utc::now())?;
+        // The run is published: a failed clean-up is for the next run.
+        if let Err(e) = prune(window, Utc::now()) {
+            tracing::warn!(window = %window, error = %e, "Could not prune superseded runs; the next run tries again.");
+        }
     }
     Ok(dir)
 }

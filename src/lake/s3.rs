@@ -251,8 +251,10 @@ impl S3 {
             config = config.region(Region::new(FALLBACK_REGION));
         }
         // Any endpoint override is an S3-compatible store or a proxy:
-        // address buckets by path, which they all take.
-        let overridden = shared.endpoint_url().is_some();
+        // address buckets by path, which they all take. (The S3-only
+        // variable is resolved inside the client, so it is looked at here.)
+        let overridden =
+            shared.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let client = Client::from_conf(config.force_path_style(overridden).build());
         self.client.get_or_init(|| client).clone()
     }
@@ -407,15 +409,28 @@ impl S3 {
         version: Option<&str>,
     ) -> Result<(Vec<u8>, Option<String>)> {
         let start = size.saturating_sub(len);
-        self.get_tagged(bucket, key, Some(start..size), version)
+        let failed = |reason: String| Error::S3 {
+            doing: "reading",
+            url: url(bucket, key),
+            fault: Fault::Transient,
+            reason,
+        };
+        let (bytes, tag) = self
+            .get_tagged(bucket, key, Some(start..size), version)
             .await?
-            .ok_or_else(|| Error::S3 {
-                doing: "reading",
-                url: url(bucket, key),
-                fault: Fault::Transient,
-                reason: "the object was listed but is gone (rewritten while read?); run again"
-                    .into(),
-            })
+            .ok_or_else(|| {
+                failed(
+                    "the object was listed but is gone (rewritten while read?); run again".into(),
+                )
+            })?;
+        if bytes.len() as u64 != size - start {
+            return Err(failed(format!(
+                "asked for its last {} bytes, got {}; run again",
+                size - start,
+                bytes.len()
+            )));
+        }
+        Ok((bytes, tag))
     }
 
     /// Many ranges of one version of an object (see
@@ -683,13 +698,20 @@ impl Failed {
                 let text = DisplayErrorContext(&err).to_string();
                 if failure.is_io() || failure.is_timeout() {
                     (Fault::Transient, format!("connection failed: {text}"))
-                } else if text.to_ascii_lowercase().contains("credentials") {
+                } else if NO_CREDENTIALS.iter().any(|m| text.contains(m)) {
                     (
                         Fault::Permanent,
                         "no AWS credentials were found (environment, profile, web identity, \
                          container or instance metadata); set AWS_ACCESS_KEY_ID and \
                          AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or attach a role"
                             .to_owned(),
+                    )
+                } else if text.to_ascii_lowercase().contains("credentials") {
+                    // A provider that timed out or failed (instance metadata,
+                    // STS under IRSA): may pass.
+                    (
+                        Fault::Transient,
+                        format!("could not get credentials: {text}"),
                     )
                 } else if failure.is_user() {
                     (Fault::Permanent, text)
@@ -721,6 +743,13 @@ impl Failed {
         }
     }
 }
+
+/// What aws-config says when no provider in the chain has credentials (as
+/// opposed to one that failed or timed out).
+const NO_CREDENTIALS: [&str; 2] = [
+    "no providers in chain provided credentials",
+    "the credential provider was not enabled",
+];
 
 /// Whether an S3 error answer may pass on a retry.
 fn service_fault(status: u16, code: &str) -> Fault {

@@ -55,6 +55,11 @@ fn throttling_server_errors_resets_and_cut_bodies_are_retried_to_the_clean_resul
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("retrying"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the body was cut off"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(
         comparable(&s3_findings(&server, &format!("{prefix}/faulty"))),
         comparable(&s3_findings(&server, &format!("{prefix}/clean")))
@@ -237,17 +242,21 @@ fn of_two_runs_racing_on_a_window_the_last_to_finish_wins() {
         }),
     );
     let fast_proxy = Proxy::start(&server.endpoint, forward_all());
-    let mut slow = server.spawn(
+    let slow = server.spawn(
         &slow_proxy.endpoint,
         &run_args(&lake, &out, &["--max-findings", "4"]),
     );
-    let mut fast = server.spawn(
+    let fast = server.spawn(
         &fast_proxy.endpoint,
         &run_args(&lake, &out, &["--max-findings", "2"]),
     );
-    assert!(fast.wait().unwrap().success());
+    let fast = fast.wait_with_output().unwrap();
+    assert!(fast.status.success());
+    server.assert_no_secret(&fast);
     let fast_pointer = pointed_run(&server, &out_key);
-    assert!(slow.wait().unwrap().success());
+    let slow = slow.wait_with_output().unwrap();
+    assert!(slow.status.success());
+    server.assert_no_secret(&slow);
     let (run, _) = pointed_run(&server, &out_key);
     assert_ne!(run, fast_pointer.0, "the slow run finished last");
     assert_eq!(s3_findings(&server, &out_key).height(), 4);

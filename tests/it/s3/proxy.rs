@@ -47,8 +47,8 @@ pub enum Action {
     Stall(Duration),
     /// Waits this long, then forwards.
     Delay(Duration),
-    /// Forwards, but ends the connection after this many bytes of the
-    /// answer.
+    /// Forwards, but ends the connection after the answer's head and this
+    /// many bytes of its body.
     Cut(usize),
 }
 
@@ -242,13 +242,22 @@ fn forward(client: TcpStream, upstream: &str, head: &str, rest: &[u8], cut: Opti
     });
     let mut to_client = client;
     let mut sent = 0usize;
+    // The answer's head, until its end is known: a cut counts body bytes.
+    let mut head = Vec::new();
+    let mut limit = None;
     let mut chunk = [0u8; 16384];
     loop {
         let n = match server.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let n = match cut {
+        if let (Some(body_bytes), None) = (cut, limit) {
+            head.extend_from_slice(&chunk[..n]);
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                limit = Some(end + 4 + body_bytes);
+            }
+        }
+        let n = match limit {
             Some(limit) if sent + n >= limit => {
                 // Shut down, not just closed: the body-copying thread
                 // holds a second handle to both sockets.

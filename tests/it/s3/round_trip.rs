@@ -6,11 +6,12 @@ use std::sync::Arc;
 use super::*;
 use crate::support::{code, lakehound, stderr, stdout};
 
+/// Falco first: its processes are attributed when the audit log arrives.
 const FORMATS: [(&str, bool); 4] = [
+    ("falco", true),
     ("k8s-audit", true),
     ("cloudtrail", false),
     ("gcp-audit", false),
-    ("falco", true),
 ];
 
 /// Ingest's summary line without the paths in it.
@@ -48,6 +49,13 @@ fn ingest_run_and_eval_through_s3_give_the_local_findings_in_the_same_order() {
         );
         assert_eq!(code(&r), 0, "{format}: {}", stderr(&r));
         assert_eq!(summary(&l), summary(&r), "{format}");
+        if format == "k8s-audit" {
+            let said = summary(&r);
+            assert!(
+                said.contains("Falco processes ingested earlier attributed"),
+                "{said}"
+            );
+        }
     }
     // A second ingest of the same inputs adds nothing.
     let again = server.lakehound(
@@ -73,6 +81,13 @@ fn ingest_run_and_eval_through_s3_give_the_local_findings_in_the_same_order() {
     assert_eq!(code(&local), 0, "{}", stderr(&local));
     let remote = server.lakehound(&server.endpoint, &run_args(&s3_lake, &s3_out, &[]));
     assert_eq!(code(&remote), 0, "{}", stderr(&remote));
+    let run_json = server
+        .list(&format!("{prefix}/out"))
+        .into_iter()
+        .find(|(k, _)| k.ends_with("run.json"))
+        .and_then(|(k, _)| server.get(&k))
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&run_json).contains(&server.secret_key));
     let local_findings = comparable(&crate::support::findings(&local_out));
     let s3_findings = comparable(&s3_findings(&server, &format!("{prefix}/out")));
     assert!(local_findings.len() >= 10, "{local_findings:?}");
