@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use rand::{Rng, SeedableRng};
@@ -292,7 +292,11 @@ impl S3 {
             // A failed condition will fail again: no point trying.
             if failed.fault == Fault::Permanent || failed.precondition || n == attempts {
                 let reason = if failed.fault == Fault::Transient {
-                    format!("{} (gave up after {n} tries)", failed.reason)
+                    format!(
+                        "{} (gave up after {n} {})",
+                        failed.reason,
+                        if n == 1 { "try" } else { "tries" }
+                    )
                 } else {
                     failed.reason.clone()
                 };
@@ -376,10 +380,7 @@ impl S3 {
                     }
                     let tag = out.e_tag().map(str::to_owned);
                     let body = out.body.collect().await.map_err(|e| {
-                        Failed::transient(format!(
-                            "the body was cut off: {}",
-                            DisplayErrorContext(e)
-                        ))
+                        Failed::transient(format!("the body was cut off: {}", causes(&e)))
                     })?;
                     Ok((body.into_bytes().to_vec(), tag))
                 }
@@ -692,10 +693,10 @@ impl Failed {
             SdkError::TimeoutError(_) => (Fault::Transient, "timed out".to_owned()),
             SdkError::ResponseError(_) => (
                 Fault::Transient,
-                format!("unreadable answer: {}", DisplayErrorContext(&err)),
+                format!("unreadable answer: {}", causes(&err)),
             ),
             SdkError::DispatchFailure(failure) => {
-                let text = DisplayErrorContext(&err).to_string();
+                let text = causes(&err);
                 if failure.is_io() || failure.is_timeout() {
                     (Fault::Transient, format!("connection failed: {text}"))
                 } else if NO_CREDENTIALS.iter().any(|m| text.contains(m)) {
@@ -721,12 +722,9 @@ impl Failed {
             }
             SdkError::ConstructionFailure(_) => (
                 Fault::Permanent,
-                format!(
-                    "the request could not be built: {}",
-                    DisplayErrorContext(&err)
-                ),
+                format!("the request could not be built: {}", causes(&err)),
             ),
-            _ => (Fault::Transient, DisplayErrorContext(&err).to_string()),
+            _ => (Fault::Transient, causes(&err)),
         };
         let code = code.as_deref().unwrap_or_default();
         let precondition = status == Some(412) || code == "PreconditionFailed";
@@ -742,6 +740,21 @@ impl Failed {
             missing: status == Some(404) && code != "NoSuchBucket",
         }
     }
+}
+
+/// An error and its causes, by their messages only (the SDK's own
+/// rendering adds a debug dump of its internals), repeats left out.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// What aws-config says when no provider in the chain has credentials (as
