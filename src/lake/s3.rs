@@ -1,6 +1,6 @@
 //! The S3 side of the lake: one aws-sdk-s3 client with the standard
-//! credential chain (environment, profile, web identity / IRSA, container
-//! and instance metadata), an endpoint override with path-style addressing
+//! credential chain (environment, profile with SSO or credential_process,
+//! web identity / IRSA, container and instance metadata), an endpoint override with path-style addressing
 //! for S3-compatible stores, and one retry policy for every request.
 //!
 //! Retries are lakehound's own, not the SDK's, so that a body cut off
