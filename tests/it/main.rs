@@ -10,6 +10,7 @@ mod fixture;
 mod forest;
 mod ingest;
 mod interop;
+mod jobs;
 mod layers;
 mod masquerade;
 mod outliers;
