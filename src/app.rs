@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, EvalArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, S3Args, SampleArgs,
+    Cli, Command, EvalArgs, ExplainArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, S3Args,
+    SampleArgs,
 };
 use crate::error::Error;
 use crate::exit::{Failure, Outcome};
@@ -29,7 +30,18 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Eval(args) => run_eval(args, &storage),
         Command::Ingest(args) => run_ingest(args, &storage),
         Command::Outliers(args) => run_outliers(args),
+        Command::Explain(args) => run_explain(args, &storage),
     }
+}
+
+fn run_explain(args: &ExplainArgs, storage: &Storage) -> Result<Outcome> {
+    let text = crate::explain::explain(
+        &args.finding_id,
+        &storage.location(&args.findings, "--findings")?,
+        &storage.location(&args.lake, "--lake")?,
+    )?;
+    print_out(&text);
+    Ok(Outcome::Clean)
 }
 
 pub fn storage(args: &S3Args) -> Storage {

@@ -115,6 +115,24 @@ pub enum Command {
     /// Score any feature table (Parquet) with the isolation forest and
     /// write each row's score, rank and the features that isolated it.
     Outliers(OutliersArgs),
+    /// One finding read back: its reasons, the identity's baseline for the
+    /// finding's actions, and its evidence events from the lake.
+    #[command(after_help = EXIT_CODES)]
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The finding's id (findings.parquet's finding_id).
+    #[arg(value_name = "FINDING_ID")]
+    pub finding_id: String,
+    /// findings.parquet, its window folder, or an --out folder (local or
+    /// s3://).
+    #[arg(long, value_name = "PATH|S3")]
+    pub findings: PathBuf,
+    /// The lake the finding came from.
+    #[arg(long, value_name = "DIR|S3")]
+    pub lake: PathBuf,
 }
 
 pub const INGEST_EXIT_CODES: &str = "\

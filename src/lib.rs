@@ -20,6 +20,7 @@ pub mod detectors;
 pub mod error;
 pub mod eval;
 pub mod exit;
+pub mod explain;
 pub mod forest;
 pub mod hash;
 pub mod ingest;

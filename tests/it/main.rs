@@ -6,6 +6,7 @@ mod adbench;
 mod bad_input;
 mod cli;
 mod detector_contract;
+mod explain;
 mod fixture;
 mod forest;
 mod ingest;
