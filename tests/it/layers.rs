@@ -8,7 +8,9 @@ const LAYERS: [(&str, &[&str]); 6] = [
     ("edge", &["main", "app", "cli", "exit", "models", "logging"]),
     (
         "commands",
-        &["pipeline", "ingest", "eval", "explain", "outliers", "sample"],
+        &[
+            "pipeline", "ingest", "eval", "explain", "outliers", "sample",
+        ],
     ),
     ("detectors", &["detectors"]),
     ("activity", &["activity"]),
