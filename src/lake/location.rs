@@ -336,7 +336,7 @@ impl Location {
         match self {
             Location::Local(path) => Ok(path.is_file()),
             Location::S3 { store, bucket, key } => {
-                Ok(store.block_on(store.etag(bucket, key))?.is_some())
+                Ok(store.block_on(store.head(bucket, key))?.is_some())
             }
         }
     }

@@ -592,11 +592,6 @@ impl S3 {
         }
     }
 
-    /// The object's ETag, or `None` when there is none.
-    pub async fn etag(&self, bucket: &str, key: &str) -> Result<Option<String>> {
-        Ok(self.head(bucket, key).await?.map(|h| h.etag))
-    }
-
     /// The object's ETag, size and time, or `None` when there is none.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>> {
         let url = url(bucket, key);

@@ -8,33 +8,19 @@ fn a_finding_is_explained_with_its_baseline_and_every_evidence_event_from_the_la
     let o = lakehound(&["run", "--out", out.path().to_str().unwrap(), "--show", "0"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let found = findings(out.path());
-    let id = found
-        .column("finding_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_owned();
-    let user = found
-        .column("user")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_owned();
+    let first = |column: &str| {
+        let values = found.column(column).unwrap().str().unwrap();
+        values.get(0).unwrap().to_owned()
+    };
+    let (id, user) = (first("finding_id"), first("user"));
     let evidence = list_strings(&found, "evidence_event_ids", 0);
     assert!(!evidence.is_empty());
     let lake = lakehound::app::sample_lake();
-    let o = lakehound(&[
-        "explain",
-        &id,
-        "--findings",
-        out.path().to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-    ]);
+    let explain = |id: &str| {
+        let (out, lake) = (out.path().to_str().unwrap(), lake.to_str().unwrap());
+        lakehound(&["explain", id, "--findings", out, "--lake", lake])
+    };
+    let o = explain(&id);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.starts_with(&user), "{text}");
@@ -54,14 +40,7 @@ fn a_finding_is_explained_with_its_baseline_and_every_evidence_event_from_the_la
         "{text:?}"
     );
 
-    let missing = lakehound(&[
-        "explain",
-        "no-such-finding",
-        "--findings",
-        out.path().to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-    ]);
+    let missing = explain("no-such-finding");
     assert_eq!(code(&missing), 2);
     assert!(
         stderr(&missing).contains("no finding no-such-finding"),
