@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, EvalArgs, ExplainArgs, IngestArgs, IngestFormat, OutliersArgs, RunArgs, S3Args,
-    SampleArgs,
+    Cli, Command, EvalArgs, ExplainArgs, ExportArgs, ExportFormat, IngestArgs, IngestFormat,
+    OutliersArgs, ReportArgs, RunArgs, S3Args, SampleArgs,
 };
 use crate::error::Error;
 use crate::exit::{Failure, Outcome};
@@ -31,7 +31,39 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Ingest(args) => run_ingest(args, &storage),
         Command::Outliers(args) => run_outliers(args),
         Command::Explain(args) => run_explain(args, &storage),
+        Command::Report(args) => run_report(args, &storage),
+        Command::Export(args) => run_export(args, &storage),
     }
+}
+
+fn run_report(args: &ReportArgs, storage: &Storage) -> Result<Outcome> {
+    let lake = match &args.lake {
+        Some(lake) => Some(storage.location(lake, "--lake")?),
+        None => None,
+    };
+    let html = match &args.html {
+        Some(html) => Some(storage.location(html, "--html")?),
+        None => None,
+    };
+    let sensitivity = models::builtin()?.sensitivity;
+    let text = crate::report::report(
+        &storage.location(&args.findings, "--findings")?,
+        lake.as_ref(),
+        args.top,
+        html.as_ref(),
+        &sensitivity,
+    )?;
+    print_out(&text);
+    Ok(Outcome::Clean)
+}
+
+fn run_export(args: &ExportArgs, storage: &Storage) -> Result<Outcome> {
+    let findings = storage.location(&args.findings, "--findings")?;
+    let text = match args.format {
+        ExportFormat::Ocsf => crate::export::ocsf(&findings, &args.out)?,
+    };
+    print_out(&text);
+    Ok(Outcome::Clean)
 }
 
 fn run_explain(args: &ExplainArgs, storage: &Storage) -> Result<Outcome> {

@@ -119,6 +119,54 @@ pub enum Command {
     /// finding's actions, and its evidence events from the lake.
     #[command(after_help = EXIT_CODES)]
     Explain(ExplainArgs),
+    /// The top findings for review: a table on the terminal and, with
+    /// --html, a self-contained page charting each identity's activity
+    /// against its baseline.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
+    /// Findings in a format other tools take (OCSF Detection Finding, for a
+    /// SIEM or Security Lake).
+    #[command(after_help = EXIT_CODES)]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// findings.parquet, its window folder, or an --out folder (local or
+    /// s3://); an --out folder reports its latest window.
+    #[arg(long, value_name = "PATH|S3")]
+    pub findings: PathBuf,
+    /// The lake the findings came from: the HTML page charts each identity's
+    /// activity from it (without it, from scores.parquet alone).
+    #[arg(long, value_name = "DIR|S3")]
+    pub lake: Option<PathBuf>,
+    /// How many findings, best first.
+    #[arg(long, default_value_t = 10, value_parser = ranged(1, MAX_FINDINGS))]
+    pub top: usize,
+    /// Also write the report as one self-contained HTML file here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// OCSF 1.x Detection Finding (class_uid 2004).
+    Ocsf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// findings.parquet, its window folder, or an --out folder (local or
+    /// s3://).
+    #[arg(long, value_name = "PATH|S3")]
+    pub findings: PathBuf,
+    /// The file to write: JSON lines, or Parquet where it ends in .parquet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

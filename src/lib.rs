@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! edge       main, app, cli, exit, models, logging   arguments, model files, exit codes, printing
-//! commands   pipeline, ingest, eval, outliers, sample the job and the other subcommands
+//! commands   pipeline, ingest, eval, outliers, sample, the job and the other subcommands
+//!            explain, report, export, review (results read back)
 //! detectors  detectors                                one module per detector behind one trait
 //! activity   activity                                 aggregates, baselines, peer groups: plain data
 //! storage    lake                                     partitions, footer checks, reads, atomic writes
@@ -21,6 +22,7 @@ pub mod error;
 pub mod eval;
 pub mod exit;
 pub mod explain;
+pub mod export;
 pub mod forest;
 pub mod hash;
 pub mod ingest;
@@ -31,6 +33,8 @@ pub mod models;
 pub mod normalise;
 pub mod outliers;
 pub mod pipeline;
+pub mod report;
+pub mod review;
 pub mod sample;
 pub mod schema;
 pub mod sensitivity;

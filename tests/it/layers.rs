@@ -9,7 +9,8 @@ const LAYERS: [(&str, &[&str]); 6] = [
     (
         "commands",
         &[
-            "pipeline", "ingest", "eval", "explain", "outliers", "sample",
+            "pipeline", "ingest", "eval", "explain", "report", "review", "export", "outliers",
+            "sample",
         ],
     ),
     ("detectors", &["detectors"]),
