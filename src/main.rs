@@ -2,16 +2,25 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use lakehound::{app, cli::Cli, exit, logging};
+use lakehound::cli::{Cli, LogFormat};
+use lakehound::{app, exit, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // clap reports usage errors itself, with exit code 2
     logging::init(cli.verbose, cli.log_format);
     let result = app::run(&cli);
+    let code = exit::code(&result);
     if let Err(err) = &result {
-        eprintln!("error: {}", chain(err));
+        let message = chain(err);
+        // A scheduler reading JSON lines gets the failure as one too.
+        match cli.log_format {
+            LogFormat::Json => {
+                tracing::error!(error = %message, exit_code = code, "lakehound failed")
+            }
+            LogFormat::Text => eprintln!("error: {message}"),
+        }
     }
-    ExitCode::from(exit::code(&result))
+    ExitCode::from(code)
 }
 
 /// "what failed: why: deeper cause", each level once.

@@ -17,6 +17,8 @@ pub const HEIGHT: u32 = 240;
 const X_LABEL_AREA: u32 = 28;
 const Y_LABEL_AREA: u32 = 48;
 const MARGIN: u32 = 10;
+/// Room for the last tick's label, centred on the axis' end.
+const RIGHT_MARGIN: u32 = 36;
 /// Steps of the time axis per bucket (its coordinates are integers, which
 /// take custom ticks).
 const STEPS: i64 = 100;
@@ -66,6 +68,7 @@ fn draw(
     let top = y(y_max(t)) + (HEAD_ROOM * Y_STEPS) as i64;
     let mut chart = ChartBuilder::on(&root)
         .margin(MARGIN)
+        .margin_right(RIGHT_MARGIN)
         .x_label_area_size(X_LABEL_AREA)
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(

@@ -175,6 +175,23 @@ fn json_logs_are_one_object_per_line() {
 }
 
 #[test]
+fn with_json_logs_a_failure_is_a_json_line_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-lake");
+    let o = run_on(&missing, &dir.path().join("out"), &["--log-format", "json"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let last = lines.last().expect("the failure is logged");
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert_eq!(last["fields"]["exit_code"], 2, "{last}");
+    let error = last["fields"]["error"].as_str().unwrap();
+    assert!(error.contains("no-lake"), "{error}");
+}
+
+#[test]
 fn a_from_instant_inside_a_bucket_is_a_usage_error_naming_the_boundary() {
     let lake = tempfile::tempdir().unwrap();
     super::fixture::Org::ordinary(12).write(lake.path());

@@ -3,6 +3,7 @@
 // The README's reference table is read by benches/forest.rs only.
 #[allow(dead_code)]
 mod adbench;
+mod airflow;
 mod bad_input;
 mod cli;
 mod detector_contract;

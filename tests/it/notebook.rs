@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{code, findings, lakehound, list_strings, manifest, stderr};
+use crate::support::{self, code, findings, lakehound, list_strings, manifest, stderr};
 
 const NOTEBOOK: &str = "notebooks/findings_review.ipynb";
 
@@ -163,16 +163,10 @@ fn the_review_notebook_runs_on_a_run_of_the_sample_lake_and_shows_its_findings()
     let run = manifest(&out);
     let df = findings(&out).sort(["rank"], Default::default()).unwrap();
     assert!(df.height() > 0, "the sample week has findings");
-    let first = |column: &str| {
-        df.column(column)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_owned()
-    };
-    let (finding_id, user) = (first("finding_id"), first("user"));
+    let (finding_id, user) = (
+        support::text(&df, "finding_id", 0),
+        support::text(&df, "user", 0),
+    );
     let evidence = list_strings(&df, "evidence_event_ids", 0);
     assert!(!evidence.is_empty());
 

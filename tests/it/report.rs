@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{code, findings, lakehound, run_between, stderr, stdout, window_dir};
+use crate::support::{code, findings, lakehound, run_between, stderr, stdout, text, window_dir};
 
 /// The table is laid out for a terminal this wide.
 const COLUMNS: usize = 100;
@@ -54,31 +54,22 @@ fn the_sample_run_reads_at_100_columns_and_its_page_loads_clean_in_chromium() {
     let o = run_between(&lake, &out, "2026-11-02", "2026-11-08", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let page = dir.path().join("report.html");
-    let text = report(&out, &lake, "5", &page);
+    let table = report(&out, &lake, "5", &page);
 
     let all = findings(&out);
-    let first = |name: &str| {
-        all.column(name)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_owned()
-    };
-    let (id, user) = (first("finding_id"), first("user"));
-    for line in text.lines() {
+    let (id, user) = (text(&all, "finding_id", 0), text(&all, "user", 0));
+    for line in table.lines() {
         assert!(
             line.chars().count() <= COLUMNS,
             "wider than {COLUMNS}: {line}"
         );
     }
-    let ranked: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
-    assert!(ranked.iter().any(|l| l.contains(&user)), "{text}");
-    assert!(text.contains(&format!("id {id}")), "{text}");
+    let ranked: Vec<&str> = table.lines().filter(|l| l.starts_with("  ")).collect();
+    assert!(ranked.iter().any(|l| l.contains(&user)), "{table}");
+    assert!(table.contains(&format!("id {id}")), "{table}");
     assert!(
-        text.contains(&format!("{} findings", all.height())),
-        "{text}"
+        table.contains(&format!("{} findings", all.height())),
+        "{table}"
     );
 
     let html = std::fs::read_to_string(&page).unwrap();
@@ -153,9 +144,9 @@ fn planted_lake(dir: &Path) -> PathBuf {
         audit += &format!("{exec}\n");
         falco += &format!("{process}\n");
     }
-    for (format, text) in [("k8s-audit", audit), ("falco", falco)] {
+    for (format, lines) in [("k8s-audit", audit), ("falco", falco)] {
         let input = dir.join(format!("{format}.jsonl"));
-        std::fs::write(&input, text).unwrap();
+        std::fs::write(&input, lines).unwrap();
         let o = lakehound(&[
             "ingest",
             "--format",
@@ -191,17 +182,17 @@ fn markup_and_escape_sequences_planted_in_the_lake_stay_text_in_the_page_and_the
     let o = run_between(&lake, &out, "2026-11-02", "2026-11-08", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let page = dir.path().join("report.html");
-    let text = report(&out, &lake, "10", &page);
+    let table = report(&out, &lake, "10", &page);
 
     // The planted burst is a finding, with the agent among its reasons.
-    assert!(text.contains("noah.novak@example.com"), "{text}");
+    assert!(table.contains("noah.novak@example.com"), "{table}");
     assert!(
-        text.contains("kubectl/v1.31 <script>alert('ua')</script>[2J]0;owned"),
-        "{text}"
+        table.contains("kubectl/v1.31 <script>alert('ua')</script>[2J]0;owned"),
+        "{table}"
     );
     assert!(
-        !text.chars().any(|c| c.is_control() && c != '\n'),
-        "{text:?}"
+        !table.chars().any(|c| c.is_control() && c != '\n'),
+        "{table:?}"
     );
 
     let html = std::fs::read_to_string(&page).unwrap();

@@ -106,6 +106,17 @@ pub fn shared_datasets(what: &str) -> Option<PathBuf> {
     }
 }
 
+/// One row's string cell, e.g. a finding's `user`.
+pub fn text(df: &DataFrame, column: &str, row: usize) -> String {
+    df.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(row)
+        .unwrap()
+        .to_owned()
+}
+
 /// One row's list-of-strings cell, e.g. a finding's `reasons`.
 pub fn list_strings(df: &DataFrame, column: &str, row: usize) -> Vec<String> {
     let s = df
