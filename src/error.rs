@@ -49,6 +49,17 @@ pub enum Error {
     #[error("no findings to evaluate at {path}: {reason}")]
     NoFindings { path: PathBuf, reason: String },
 
+    #[error("no finding {id} under {path} (finding ids are in findings.parquet's finding_id)")]
+    FindingNotFound { id: String, path: PathBuf },
+
+    #[error("cannot use the run's manifest {path}: {reason}; rerun the window")]
+    RunManifest {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
     #[error("cannot list partitions under {path}")]
     ListPartitions {
         path: PathBuf,
@@ -130,6 +141,8 @@ impl Error {
             | Error::Context { .. }
             | Error::Labels { .. }
             | Error::NoFindings { .. }
+            | Error::FindingNotFound { .. }
+            | Error::RunManifest { .. }
             | Error::InputNotFound { .. }
             | Error::Manifest { .. }
             | Error::Partition { .. }

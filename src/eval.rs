@@ -82,6 +82,8 @@ pub struct ScoredBucket {
     pub start: i64,
     pub end: i64,
     pub score: f64,
+    /// The identity's events in the bucket.
+    pub events: u64,
 }
 
 /// The head of the ranking where benign look-alikes are counted.
@@ -396,7 +398,8 @@ pub fn read_bucket_scores(runs: &[RunFiles]) -> Result<Option<Vec<ScoredBucket>>
             let start = df.column("bucket_start")?.cast(&DataType::Int64)?;
             let end = df.column("bucket_end")?.cast(&DataType::Int64)?;
             let score = df.column("score")?.f64()?;
-            let (start, end) = (start.i64()?, end.i64()?);
+            let events = df.column("events")?.cast(&DataType::UInt64)?;
+            let (start, end, events) = (start.i64()?, end.i64()?, events.u64()?);
             Ok((0..df.height())
                 .filter_map(|i| {
                     Some(ScoredBucket {
@@ -404,6 +407,7 @@ pub fn read_bucket_scores(runs: &[RunFiles]) -> Result<Option<Vec<ScoredBucket>>
                         start: start.get(i)?,
                         end: end.get(i)?,
                         score: score.get(i)?,
+                        events: events.get(i).unwrap_or(0),
                     })
                 })
                 .collect())
@@ -656,6 +660,7 @@ mod tests {
             start,
             end: start + 5,
             score,
+            events: 1,
         };
         let buckets = [
             bucket("a", 10, 90.0),

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::eval::findings_paths;
 use crate::lake::Location;
 use crate::review::{identity_events, read_findings, run_bounds, Event, Finding};
+use crate::text::printable;
 use crate::window::{rfc3339, MICROS_PER_DAY};
 
 /// Evidence events printed at most (a finding lists at most 20 ids).
@@ -38,16 +39,10 @@ fn find(id: &str, findings: &Location) -> Result<(Finding, i64, i64)> {
         let bounds = run_bounds(&run)?;
         best = Some((finding, bounds.baseline_start, bounds.window_start));
     }
-    best.ok_or_else(|| Error::NoFindings {
+    best.ok_or_else(|| Error::FindingNotFound {
+        id: id.to_owned(),
         path: findings.as_path(),
-        reason: format!("no finding {id} there (ids are in findings.parquet's finding_id)"),
     })
-}
-
-/// Text safe for a terminal: no control characters (escape sequences lose
-/// their ESC and print as plain text).
-pub fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 fn render(f: &Finding, events: &[Event], baseline_start: i64, window_start: i64) -> String {
@@ -114,17 +109,4 @@ fn render(f: &Finding, events: &[Event], baseline_start: i64, window_start: i64)
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_sequences_and_control_characters_do_not_reach_the_terminal() {
-        let planted = "curl/8\u{1b}[2J\u{1b}]0;owned\u{7}\r\nok";
-        let shown = printable(planted);
-        assert!(!shown.chars().any(char::is_control), "{shown:?}");
-        assert_eq!(shown, "curl/8[2J]0;ownedok");
-    }
 }

@@ -19,7 +19,8 @@
 //! - `severity_id`, `risk_level_id` and `is_alert` from the score (see
 //!   [`Band`]); `risk_score` = the score rounded.
 //! - `activity_id` 1 Create and `status_id` 1 New for a new finding;
-//!   2 Update and 2 In Progress for one that continues an earlier run's.
+//!   2 Update and 2 In Progress for one that continues an earlier run's;
+//!   2 Update and 1 New for one that resurfaces after a quiet spell.
 //! - `actor.user` = the identity (name and uid).
 //! - `resources`: the accounts, clusters, namespaces and pods of the
 //!   evidence events, looked up in the lake the run read (its run.json
@@ -330,7 +331,9 @@ fn millis(micros: i64) -> i64 {
 
 /// One finding as an OCSF Detection Finding.
 fn detection_finding(f: &Finding, info: &RunInfo, places: &Places) -> Value {
-    let continuing = f.status == "continuing";
+    // A finding that continues or resurfaces an earlier one keeps its uid:
+    // to a SIEM it is an update of the record it already holds.
+    let continuing = matches!(f.status.as_str(), "continuing" | "resurfaced");
     let activity = if continuing {
         (2, "Update")
     } else {
@@ -386,7 +389,8 @@ fn title(f: &Finding) -> String {
 /// `status_id` (Finding: 1 New, 2 In Progress, 99 Other) and `status`.
 fn status(status: &str) -> Map<String, Value> {
     let (id, name) = match status {
-        "new" => (1, "New"),
+        // Resurfaced after a quiet spell: open again, as new.
+        "new" | "resurfaced" => (1, "New"),
         "continuing" => (2, "In Progress"),
         other => (99, other),
     };

@@ -10,7 +10,7 @@
 //! detectors  detectors                                one module per detector behind one trait
 //! activity   activity                                 aggregates, baselines, peer groups: plain data
 //! storage    lake                                     partitions, footer checks, reads, atomic writes
-//! base       forest, clustering, stats, hash, intern, schema, window, error
+//! base       forest, clustering, stats, hash, intern, schema, text, window, error
 //! ```
 
 pub mod activity;
@@ -39,4 +39,5 @@ pub mod sample;
 pub mod schema;
 pub mod sensitivity;
 pub mod stats;
+pub mod text;
 pub mod window;

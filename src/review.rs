@@ -89,8 +89,8 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<Finding>> {
         .collect()
 }
 
-/// Typed cells of a findings frame. Columns a finding may lack (older
-/// runs) read as empty.
+/// Typed cells of a findings frame. The span's times are required; text,
+/// number and list columns a finding may lack (older runs) read as empty.
 struct Columns<'a> {
     df: &'a DataFrame,
 }
@@ -130,15 +130,20 @@ impl Columns<'_> {
 /// The bounds `run.json` records.
 pub fn run_bounds(run: &RunFiles) -> Result<RunBounds> {
     let manifest = &run.manifest;
-    let bad = |reason: String| Error::NoFindings {
+    let bad = |reason: String| Error::RunManifest {
         path: manifest.as_path(),
         reason,
+        source: None,
     };
     let bytes = manifest
         .read()?
-        .ok_or_else(|| bad("the run's run.json is missing".into()))?;
+        .ok_or_else(|| bad("it is missing".into()))?;
     let json: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::RunManifest {
+            path: manifest.as_path(),
+            reason: "it is not JSON".into(),
+            source: Some(source),
+        })?;
     let time = |key: &str| {
         json[key]
             .as_str()

@@ -19,7 +19,9 @@ Configuration (environment of the DAG processor and the workers):
   LAKEHOUND_ARGS     more `run` arguments, e.g. "--models /etc/lakehound/models"
   LAKEHOUND_RETRIES  retries after exit 3       (default: 3)
   LAKEHOUND_RETRY_DELAY  seconds before the first retry; each next one
-                     waits twice as long, at most an hour (default: 600)
+                     waits about twice as long, at most an hour (Airflow
+                     adds jitter: with 600, about 10-20, 20-40, 40-60
+                     minutes)                  (default: 600)
 Without LAKEHOUND_LAKE this file defines no DAG (and says so in the DAG
 processor's log). Further lakes: one DAG per lake, from a DAG file of your
 own beside this one (Airflow parses only files that say "airflow" and "dag"):
@@ -132,11 +134,11 @@ def _stream(proc: subprocess.Popen) -> None:
     sel.close()
 
 
-def run_lakehound(bin: str, lake: str, out: str, args: list[str], start: datetime, end: datetime) -> int:
+def run_lakehound(binary: str, lake: str, out: str, args: list[str], start: datetime, end: datetime) -> int:
     """`lakehound run` over start .. end (end exclusive), logged as it goes;
     returns its exit code, or raises what EXIT_CODES says."""
     cmd = [
-        bin, "--log-format", "json", "run",
+        binary, "--log-format", "json", "run",
         "--lake", lake, "--out", out,
         "--from", _rfc3339(start), "--to", _rfc3339(end),
         *args,
@@ -145,7 +147,7 @@ def run_lakehound(bin: str, lake: str, out: str, args: list[str], start: datetim
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as e:
-        raise AirflowFailException(f"{bin} does not start ({e}): set LAKEHOUND_BIN or PATH") from e
+        raise AirflowFailException(f"{binary} does not start ({e}): set LAKEHOUND_BIN or PATH") from e
     try:
         _stream(proc)
         code = proc.wait()
@@ -176,7 +178,7 @@ def lakehound_dag(
     out: str,
     start: str | datetime,
     *,
-    bin: str = "lakehound",
+    binary: str = "lakehound",
     args: str | list[str] = (),
     retries: int = 3,
     retry_delay: timedelta = timedelta(minutes=10),
@@ -213,7 +215,7 @@ def lakehound_dag(
             if start is None or end is None or end <= start:
                 raise AirflowFailException(f"data interval {start} .. {end} is empty: the schedule has no days")
             try:
-                return run_lakehound(bin, lake, out, extra, start, end)
+                return run_lakehound(binary, lake, out, extra, start, end)
             except (LakehoundRetry, AirflowFailException):
                 raise
             except Exception as e:  # a fault here is no exit 3: not retried
@@ -236,7 +238,7 @@ def _default_dag() -> DAG | None:
         lake=env["LAKEHOUND_LAKE"],
         out=env["LAKEHOUND_OUT"],
         start=env["LAKEHOUND_START"],
-        bin=env.get("LAKEHOUND_BIN", "lakehound"),
+        binary=env.get("LAKEHOUND_BIN", "lakehound"),
         args=env.get("LAKEHOUND_ARGS", ""),
         retries=int(env.get("LAKEHOUND_RETRIES", "3")),
         retry_delay=timedelta(seconds=float(env.get("LAKEHOUND_RETRY_DELAY", "600"))),

@@ -8,8 +8,8 @@ use plotters::style::RGBColor;
 
 use super::chart::{self, bar_colour};
 use super::{span, Reviewed};
-use crate::explain::printable;
 use crate::review::RunBounds;
+use crate::text::html as escape;
 use crate::window::{fmt_time, rfc3339};
 
 /// Evidence events listed per finding at most.
@@ -31,23 +31,6 @@ td.wrap, li { overflow-wrap: anywhere; } td.nowrap { white-space: nowrap; } td.w
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }
 figure { margin: 8px 0; } svg { max-width: 100%; height: auto; }
 ";
-
-/// HTML text or attribute value: `&`, `<`, `>` and quotes escaped, control
-/// characters dropped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in printable(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `11-06 21:00:05`: an event's time, the year being the window's.
 fn time_of(t: i64) -> String {
@@ -170,7 +153,7 @@ fn legend(with_band: bool, days: i64) -> String {
     if with_band {
         items.push(swatch(
             chart::BAND,
-            &format!("10th-90th percentile of the same hour over {days} baseline days"),
+            &format!("10th-90th percentile at the same time of day over {days} baseline days"),
         ));
         items.push(swatch(chart::EXPECTED, "baseline mean"));
     }
@@ -218,18 +201,4 @@ fn evidence(r: &Reviewed) -> String {
         );
     }
     out + "</table>\n"
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_and_escape_sequences_come_out_as_text() {
-        let planted = "<script>alert('x')</script>\u{1b}[31m\"&";
-        assert_eq!(
-            escape(planted),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;[31m&quot;&amp;"
-        );
-    }
 }

@@ -12,12 +12,12 @@ mod html;
 mod timeline;
 
 use crate::error::{Error, Result};
-use crate::eval::findings_paths;
-use crate::explain::printable;
+use crate::eval::{findings_paths, read_bucket_scores};
 use crate::lake::results::RunFiles;
 use crate::lake::Location;
 use crate::review::{identity_events, read_findings, run_bounds, Finding, RunBounds};
 use crate::sensitivity::Sensitivity;
+use crate::text::printable;
 use crate::window::{fmt_time, MICROS_PER_DAY};
 
 pub use timeline::Timeline;
@@ -45,7 +45,8 @@ pub struct Reviewed {
 struct Run {
     files: RunFiles,
     bounds: RunBounds,
-    findings: usize,
+    /// Every finding of the run, in rank order.
+    findings: Vec<Finding>,
 }
 
 /// The table of the top `top` findings under `findings`; with `html`, the
@@ -59,22 +60,32 @@ pub fn report(
     sensitivity: &Sensitivity,
 ) -> Result<String> {
     let run = latest_run(findings)?;
-    let all = read_findings(&run.files.findings)?;
-    let shown: Vec<Finding> = all.into_iter().take(top).collect();
-    let mut text = table(&run, &shown);
+    let shown = &run.findings[..top.min(run.findings.len())];
+    let mut text = table(&run, shown);
     if let Some(page) = html {
         let reviewed = review(&run, shown, lake, sensitivity)?;
-        page.write(html::page(&run.bounds, run.findings, &reviewed, lake.is_some()).into_bytes())?;
+        let total = run.findings.len();
+        page.write(html::page(&run.bounds, total, &reviewed, lake.is_some()).into_bytes())?;
         text += &format!("\nwrote the report to {page}\n");
     }
     Ok(text)
 }
 
-/// The window with the latest end among the runs under `findings`.
+/// The window with the latest end among the runs under `findings`. A run
+/// whose run.json cannot be used (an old or damaged window) is passed over
+/// with a warning, unless no run can be used.
 fn latest_run(findings: &Location) -> Result<Run> {
     let mut latest: Option<(RunFiles, RunBounds)> = None;
+    let mut unusable = None;
     for files in findings_paths(findings)? {
-        let bounds = run_bounds(&files)?;
+        let bounds = match run_bounds(&files) {
+            Ok(bounds) => bounds,
+            Err(e) => {
+                tracing::warn!(run = %files.manifest, error = %e, "Passing over a run whose run.json cannot be used.");
+                unusable = Some(e);
+                continue;
+            }
+        };
         if latest
             .as_ref()
             .is_none_or(|(_, b)| b.window_end < bounds.window_end)
@@ -82,11 +93,13 @@ fn latest_run(findings: &Location) -> Result<Run> {
             latest = Some((files, bounds));
         }
     }
-    let (files, bounds) = latest.ok_or_else(|| Error::NoFindings {
-        path: findings.as_path(),
-        reason: "no run there".into(),
-    })?;
-    let findings = read_findings(&files.findings)?.len();
+    let Some((files, bounds)) = latest else {
+        return Err(unusable.unwrap_or_else(|| Error::NoFindings {
+            path: findings.as_path(),
+            reason: "no run there".into(),
+        }));
+    };
+    let findings = read_findings(&files.findings)?;
     Ok(Run {
         files,
         bounds,
@@ -97,12 +110,12 @@ fn latest_run(findings: &Location) -> Result<Run> {
 /// Each finding with its identity's timeline over the run's window.
 fn review(
     run: &Run,
-    findings: Vec<Finding>,
+    findings: &[Finding],
     lake: Option<&Location>,
     sensitivity: &Sensitivity,
 ) -> Result<Vec<Reviewed>> {
     let users: Vec<&str> = findings.iter().map(|f| f.user.as_str()).collect();
-    let scores = timeline::read_scores(&run.files.scores, &users)?;
+    let scores = read_bucket_scores(std::slice::from_ref(&run.files))?.unwrap_or_default();
     let events = match lake {
         Some(lake) => Some(identity_events(
             lake,
@@ -113,16 +126,19 @@ fn review(
         None => None,
     };
     Ok(findings
-        .into_iter()
+        .iter()
         .map(|finding| {
             let timeline = timeline::build(
                 &run.bounds,
-                &finding,
+                finding,
                 &scores,
                 events.as_deref(),
                 sensitivity,
             );
-            Reviewed { finding, timeline }
+            Reviewed {
+                finding: finding.clone(),
+                timeline,
+            }
         })
         .collect())
 }
@@ -135,7 +151,7 @@ fn table(run: &Run, findings: &[Finding]) -> String {
         "window {} .. {}: {} findings (run {}); the top {}\n\n",
         fmt_time(b.window_start),
         fmt_time(b.window_end),
-        run.findings,
+        run.findings.len(),
         printable(&b.run_id),
         findings.len()
     );

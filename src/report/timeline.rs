@@ -5,12 +5,9 @@
 //! identity had never used before, the sensitive ones, and the finding's
 //! evidence events.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
-use polars::prelude::*;
-
-use crate::error::{Error, Result};
-use crate::lake::Location;
+use crate::eval::ScoredBucket;
 use crate::review::{Event, Finding, RunBounds};
 use crate::sensitivity::Sensitivity;
 use crate::window::MICROS_PER_DAY;
@@ -49,55 +46,22 @@ pub struct Timeline {
     pub evidence: Vec<Event>,
 }
 
-/// Per user: (bucket start, score, events) of each active bucket.
-pub type BucketScores = HashMap<String, Vec<(i64, f64, u64)>>;
-
-/// The bucket scores of `users` from a run's `scores.parquet` (none where
-/// the run wrote none).
-pub fn read_scores(scores: &Location, users: &[&str]) -> Result<BucketScores> {
-    if !scores.exists()? {
-        return Ok(BucketScores::new());
-    }
-    let df = scores.read_parquet()?;
-    let wanted: HashSet<&str> = users.iter().copied().collect();
-    let rows = || -> PolarsResult<BucketScores> {
-        let user = df.column("user")?.str()?;
-        let start = df.column("bucket_start")?.cast(&DataType::Int64)?;
-        let start = start.i64()?;
-        let score = df.column("score")?.f64()?;
-        let events = df.column("events")?.cast(&DataType::UInt64)?;
-        let events = events.u64()?;
-        let mut out = BucketScores::new();
-        for i in 0..df.height() {
-            let Some(u) = user.get(i).filter(|u| wanted.contains(u)) else {
-                continue;
-            };
-            out.entry(u.to_owned()).or_default().push((
-                start.get(i).unwrap_or(0),
-                score.get(i).unwrap_or(0.0),
-                events.get(i).unwrap_or(0),
-            ));
-        }
-        Ok(out)
-    };
-    rows().map_err(|source| Error::ReadFindings {
-        path: scores.as_path(),
-        source,
-    })
-}
-
-/// `finding`'s identity over the run's window. `events` are the lake's
-/// events of the reviewed identities from the baseline's start (by user,
-/// then time); without them the counts come from the bucket scores.
+/// `finding`'s identity over the run's window. `scores` are the run's
+/// bucket scores; `events` the lake's events of the reviewed identities
+/// from the baseline's start (by user, then time). Without events the
+/// counts come from the bucket scores.
 pub fn build(
     bounds: &RunBounds,
     finding: &Finding,
-    scores: &BucketScores,
+    scores: &[ScoredBucket],
     events: Option<&[Event]>,
     sensitivity: &Sensitivity,
 ) -> Timeline {
     let width = bounds.bucket_micros;
-    let n = ((bounds.window_end - bounds.window_start) / width).max(0) as usize;
+    // A window may end inside a bucket (an instant `--to`): that part
+    // bucket is drawn too.
+    let n =
+        ((bounds.window_end - bounds.window_start).max(0) as u64).div_ceil(width as u64) as usize;
     let index = |t: i64| -> Option<usize> {
         let i = (t - bounds.window_start).div_euclid(width);
         (0..n as i64).contains(&i).then_some(i as usize)
@@ -115,10 +79,10 @@ pub fn build(
         sensitive_actions: BTreeSet::new(),
         evidence: Vec::new(),
     };
-    for (start, score, count) in scores.get(&finding.user).into_iter().flatten() {
-        if let Some(i) = index(*start) {
-            timeline.scores[i] = *score;
-            timeline.counts[i] = *count;
+    for bucket in scores.iter().filter(|b| b.user == finding.user) {
+        if let Some(i) = index(bucket.start) {
+            timeline.scores[i] = bucket.score;
+            timeline.counts[i] = bucket.events;
         }
     }
     if let Some(events) = events {
@@ -214,7 +178,9 @@ fn quantile(xs: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::window::MICROS_PER_HOUR;
+    use crate::window::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
+
+    const DAY: i64 = MICROS_PER_DAY;
 
     fn event(t: i64, action: &str, id: &str) -> Event {
         Event {
@@ -229,26 +195,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_band_is_the_same_hour_over_the_baseline_days_and_marks_what_is_new() {
-        let day = MICROS_PER_DAY;
-        let bounds = RunBounds {
-            run_id: "r".into(),
-            baseline_start: 0,
-            window_start: 10 * day,
-            window_end: 11 * day,
-            bucket_micros: MICROS_PER_HOUR,
-        };
-        // 9:00 on each of the ten baseline days: 1, 2, ..., 10 events.
-        let mut events: Vec<Event> = (0..10)
-            .flat_map(|d| {
-                (0..=d).map(move |k| event(d * day + 9 * MICROS_PER_HOUR + k, "get pods", "b"))
-            })
-            .collect();
-        let at = 10 * day + 3 * MICROS_PER_HOUR;
-        events.push(event(at, "create pods/exec", "e1"));
-        events.push(event(at + 1, "get pods", "e2"));
-        let finding = Finding {
+    fn finding(at: i64, evidence: &[&str]) -> Finding {
+        Finding {
             id: "f".into(),
             rank: 1,
             user: "ana".into(),
@@ -261,37 +209,63 @@ mod tests {
             detectors: vec![],
             reasons: vec![],
             top_actions: vec![],
-            evidence: vec!["e1".into()],
+            evidence: evidence.iter().map(|e| e.to_string()).collect(),
             techniques: vec![],
             peer_group: String::new(),
             first_seen: at,
             last_seen: at,
             status: "new".into(),
             run_id: "r".into(),
-        };
-        let sensitivity =
-            Sensitivity::parse("[[rule]]\nname = \"exec\"\nactions = [\"pods/exec\"]\ntechnique = \"T1609\"\nweight = 2.0\n")
-                .unwrap();
+        }
+    }
+
+    fn bounds(baseline_start: i64, window: (i64, i64), bucket_micros: i64) -> RunBounds {
+        RunBounds {
+            run_id: "r".into(),
+            baseline_start,
+            window_start: window.0,
+            window_end: window.1,
+            bucket_micros,
+        }
+    }
+
+    fn exec_is_sensitive() -> Sensitivity {
+        Sensitivity::parse(
+            "[[rule]]\nname = \"exec\"\nactions = [\"pods/exec\"]\ntechnique = \"T1609\"\nweight = 2.0\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_band_is_the_same_hour_over_the_baseline_days_and_marks_what_is_new() {
+        let bounds = bounds(0, (10 * DAY, 11 * DAY), MICROS_PER_HOUR);
+        // 9:00 on each of the ten baseline days: 1, 2, ..., 10 events.
+        let mut events: Vec<Event> = (0..10)
+            .flat_map(|d| {
+                (0..=d).map(move |k| event(d * DAY + 9 * MICROS_PER_HOUR + k, "get pods", "b"))
+            })
+            .collect();
+        let at = 10 * DAY + 3 * MICROS_PER_HOUR;
+        events.push(event(at, "create pods/exec", "e1"));
+        events.push(event(at + 1, "get pods", "e2"));
         let t = build(
             &bounds,
-            &finding,
-            &BucketScores::new(),
+            &finding(at, &["e1"]),
+            &[],
             Some(&events),
-            &sensitivity,
+            &exec_is_sensitive(),
         );
         let band = t.band.as_ref().unwrap();
         assert_eq!(band.len(), 24);
         assert_eq!(band[9].expected, 5.5);
         assert!((band[9].low - 1.9).abs() < 1e-9, "{:?}", band[9]);
         assert!((band[9].high - 9.1).abs() < 1e-9, "{:?}", band[9]);
-        assert_eq!(
-            band[3],
-            Band {
-                expected: 0.0,
-                low: 0.0,
-                high: 0.0
-            }
-        );
+        let quiet = Band {
+            expected: 0.0,
+            low: 0.0,
+            high: 0.0,
+        };
+        assert_eq!(band[3], quiet);
         assert_eq!(t.counts[3], 2);
         assert_eq!(t.counts.iter().sum::<u64>(), 2);
         assert!(t.first_seen[3] && t.sensitive[3]);
@@ -302,5 +276,47 @@ mod tests {
         );
         assert_eq!(t.evidence.len(), 1);
         assert_eq!(t.evidence[0].event_id, "e1");
+    }
+
+    #[test]
+    fn half_hour_buckets_from_a_morning_keep_their_time_of_day_and_a_part_last_bucket() {
+        let half = 30 * MICROS_PER_MINUTE;
+        let start = 7 * DAY + 9 * MICROS_PER_HOUR;
+        // From 09:00 to 09:20 the next day: 48 whole buckets and a part one.
+        let bounds = bounds(
+            start - 7 * DAY,
+            (start, start + DAY + 20 * MICROS_PER_MINUTE),
+            half,
+        );
+        // 10:30-11:00 on each baseline day: 4 events.
+        let mut events: Vec<Event> = (0..7)
+            .flat_map(|d| (0..4).map(move |k| event(d * DAY + 21 * half + k, "get pods", "b")))
+            .collect();
+        let late = start + DAY + 5 * MICROS_PER_MINUTE;
+        events.push(event(late, "get pods", "e1"));
+        let scores = [ScoredBucket {
+            user: "ana".into(),
+            start: start + DAY,
+            end: start + DAY + half,
+            score: 40.0,
+            events: 1,
+        }];
+        let t = build(
+            &bounds,
+            &finding(late, &["e1"]),
+            &scores,
+            Some(&events),
+            &exec_is_sensitive(),
+        );
+        assert_eq!(t.counts.len(), 49);
+        assert_eq!(t.counts[48], 1, "the part bucket holds its event");
+        assert_eq!(t.scores[48], 40.0);
+        let band = t.band.unwrap();
+        // Bucket 3 of the window is 10:30.
+        assert_eq!(band[3].expected, 4.0);
+        assert_eq!(band.len(), 49);
+        assert_eq!(band.iter().filter(|b| b.expected > 0.0).count(), 1);
+        assert!(t.first_seen.iter().all(|m| !m));
+        assert_eq!(t.evidence.len(), 1);
     }
 }

@@ -276,7 +276,7 @@ fn airflow_runs_a_second_lake_from_the_factory_and_passes_its_partial_run_with_a
     let second = format!(
         "# Airflow DAGs: lakehound on a second lake\n\
          from lakehound_daily import lakehound_dag\n\
-         lakehound_dag({:?}, lake={:?}, out={:?}, start=\"2026-11-04\", bin={:?})\n",
+         lakehound_dag({:?}, lake={:?}, out={:?}, start=\"2026-11-04\", binary={:?})\n",
         "lakehound_second",
         lake.to_str().unwrap(),
         out.to_str().unwrap(),

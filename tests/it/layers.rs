@@ -27,6 +27,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
             "normalise",
             "schema",
             "sensitivity",
+            "text",
             "window",
             "error",
         ],
