@@ -10,7 +10,7 @@ use crate::schema::{ACTION, EVENT_ID, SOURCE, SRC_IP, TARGET, USER, USER_AGENT};
 use crate::window::date_of;
 
 /// A finding's row, as `findings.parquet` holds it. Times in microseconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Finding {
     pub id: String,
     pub rank: u32,
@@ -178,35 +178,51 @@ pub struct Event {
     pub user_agent: String,
 }
 
-/// The events of `users` in `[from, to)`, by user then time, from the
-/// lake's partitions of those days.
-pub fn identity_events(lake: &Location, users: &[&str], from: i64, to: i64) -> Result<Vec<Event>> {
+/// The lake's events of `users` in `[from, to)` with the columns an
+/// [`Event`] has, lazily; `None` where the lake has no partition of those
+/// days.
+pub fn identity_scan(
+    lake: &Location,
+    users: &[&str],
+    from: i64,
+    to: i64,
+) -> Result<Option<LazyFrame>> {
     let dates: Vec<chrono::NaiveDate> = date_of(from)
         .iter_days()
         .take_while(|d| *d <= date_of(to - 1))
         .collect();
     let files = discover(lake, &dates)?;
     if files.files.is_empty() || users.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let columns = [USER, ACTION, EVENT_ID, SOURCE, TARGET, SRC_IP, USER_AGENT];
     let names = Series::new("users".into(), users);
-    let doing = || format!("reading {} identities' events from {lake}", users.len());
-    let df = events_frame(&files.files, &columns)?
-        .filter(
+    Ok(Some(
+        events_frame(&files.files, &columns)?.filter(
             col(USER)
                 .is_in(lit(names).implode(false), false)
                 .and(col(MISPLACED).not())
                 .and(col(T).gt_eq(lit(from)))
                 .and(col(T).lt(lit(to))),
-        )
+        ),
+    ))
+}
+
+/// The events of `users` in `[from, to)`, by user then time.
+pub fn identity_events(lake: &Location, users: &[&str], from: i64, to: i64) -> Result<Vec<Event>> {
+    let Some(scan) = identity_scan(lake, users, from, to)? else {
+        return Ok(Vec::new());
+    };
+    let doing = || format!("reading {} identities' events from {lake}", users.len());
+    let df = scan
         .sort([USER, T], Default::default())
         .collect()
         .map_err(Error::query(doing()))?;
     events(&df).map_err(Error::query(doing()))
 }
 
-fn events(df: &DataFrame) -> PolarsResult<Vec<Event>> {
+/// The events of a frame with the event columns and [`T`].
+pub fn events(df: &DataFrame) -> PolarsResult<Vec<Event>> {
     let t = df.column(T)?.i64()?;
     let text = |name: &str| -> PolarsResult<Vec<String>> {
         Ok(df

@@ -7,6 +7,7 @@
 //! agents, targets, Falco command lines): the terminal gets it without
 //! control characters, the page gets it escaped.
 
+mod activity;
 mod chart;
 mod html;
 mod timeline;
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::eval::{findings_paths, read_bucket_scores};
 use crate::lake::results::RunFiles;
 use crate::lake::Location;
-use crate::review::{identity_events, read_findings, run_bounds, Finding, RunBounds};
+use crate::review::{read_findings, run_bounds, Finding, RunBounds};
 use crate::sensitivity::Sensitivity;
 use crate::text::printable;
 use crate::window::{fmt_time, MICROS_PER_DAY};
@@ -114,27 +115,19 @@ fn review(
     lake: Option<&Location>,
     sensitivity: &Sensitivity,
 ) -> Result<Vec<Reviewed>> {
-    let users: Vec<&str> = findings.iter().map(|f| f.user.as_str()).collect();
     let scores = read_bucket_scores(std::slice::from_ref(&run.files))?.unwrap_or_default();
-    let events = match lake {
-        Some(lake) => Some(identity_events(
-            lake,
-            &users,
-            run.bounds.baseline_start,
-            run.bounds.window_end,
-        )?),
+    let observed = match lake {
+        Some(lake) => Some(activity::read(lake, &run.bounds, findings)?),
         None => None,
     };
     Ok(findings
         .iter()
         .map(|finding| {
-            let timeline = timeline::build(
-                &run.bounds,
-                finding,
-                &scores,
-                events.as_deref(),
-                sensitivity,
-            );
+            let mine = observed
+                .as_ref()
+                .map(|o| o.get(&finding.user).cloned().unwrap_or_default());
+            let timeline =
+                timeline::build(&run.bounds, finding, &scores, mine.as_ref(), sensitivity);
             Reviewed {
                 finding: finding.clone(),
                 timeline,

@@ -5,8 +5,9 @@
 //! identity had never used before, the sensitive ones, and the finding's
 //! evidence events.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
+use super::activity::Observed;
 use crate::eval::ScoredBucket;
 use crate::review::{Event, Finding, RunBounds};
 use crate::sensitivity::Sensitivity;
@@ -47,14 +48,13 @@ pub struct Timeline {
 }
 
 /// `finding`'s identity over the run's window. `scores` are the run's
-/// bucket scores; `events` the lake's events of the reviewed identities
-/// from the baseline's start (by user, then time). Without events the
-/// counts come from the bucket scores.
+/// bucket scores; `observed` what the lake holds of the identity. Without
+/// it the counts come from the bucket scores.
 pub fn build(
     bounds: &RunBounds,
     finding: &Finding,
     scores: &[ScoredBucket],
-    events: Option<&[Event]>,
+    observed: Option<&Observed>,
     sensitivity: &Sensitivity,
 ) -> Timeline {
     let width = bounds.bucket_micros;
@@ -85,34 +85,31 @@ pub fn build(
             timeline.counts[i] = bucket.events;
         }
     }
-    if let Some(events) = events {
-        let own: Vec<&Event> = events.iter().filter(|e| e.user == finding.user).collect();
+    if let Some(observed) = observed {
         timeline.counts = vec![0; n];
-        timeline.band = Some(band(bounds, &own, n));
-        mark(
-            &mut timeline,
-            finding,
-            &own,
-            bounds.window_start,
-            sensitivity,
-            index,
-        );
+        for (start, events) in &observed.buckets {
+            if let Some(i) = index(*start) {
+                timeline.counts[i] = *events;
+            }
+        }
+        timeline.band = Some(band(bounds, &observed.buckets, n));
+        mark(&mut timeline, observed, sensitivity, index);
     }
     timeline
 }
 
 /// Per window bucket: the expectation and band of its time of day over the
-/// baseline's days.
-fn band(bounds: &RunBounds, events: &[&Event], n: usize) -> Vec<Band> {
+/// baseline's days, from the (bucket start, events) of the identity.
+fn band(bounds: &RunBounds, buckets: &[(i64, u64)], n: usize) -> Vec<Band> {
     let width = bounds.bucket_micros;
     let slots = (MICROS_PER_DAY / width).max(1) as usize;
     let slot = |t: i64| (t.rem_euclid(MICROS_PER_DAY) / width) as usize % slots;
     let days = ((bounds.window_start - bounds.baseline_start) / MICROS_PER_DAY).max(1) as usize;
     let mut per_day = vec![vec![0u64; slots]; days];
-    for e in events.iter().filter(|e| e.t < bounds.window_start) {
-        let day = ((e.t - bounds.baseline_start) / MICROS_PER_DAY) as usize;
-        if let Some(row) = per_day.get_mut(day) {
-            row[slot(e.t)] += 1;
+    for (start, events) in buckets.iter().filter(|(t, _)| *t < bounds.window_start) {
+        let day = (start - bounds.baseline_start).div_euclid(MICROS_PER_DAY);
+        if let Some(row) = usize::try_from(day).ok().and_then(|d| per_day.get_mut(d)) {
+            row[slot(*start)] += events;
         }
     }
     let by_slot: Vec<Band> = (0..slots)
@@ -131,38 +128,27 @@ fn band(bounds: &RunBounds, events: &[&Event], n: usize) -> Vec<Band> {
         .collect()
 }
 
-/// The window's counts, first-seen and sensitive marks, and evidence.
+/// The window's first-seen and sensitive marks, and the evidence.
 fn mark(
     timeline: &mut Timeline,
-    finding: &Finding,
-    events: &[&Event],
-    window_start: i64,
+    observed: &Observed,
     sensitivity: &Sensitivity,
     index: impl Fn(i64) -> Option<usize>,
 ) {
-    let known: HashSet<&str> = events
-        .iter()
-        .filter(|e| e.t < window_start)
-        .map(|e| e.action.as_str())
-        .collect();
-    let evidence: HashSet<&str> = finding.evidence.iter().map(String::as_str).collect();
-    for e in events {
-        let Some(i) = index(e.t) else { continue };
-        timeline.counts[i] += 1;
-        if !known.contains(e.action.as_str()) {
+    for (start, action, target) in &observed.window {
+        let Some(i) = index(*start) else { continue };
+        if !observed.known.contains(action) {
             timeline.first_seen[i] = true;
-            timeline.first_seen_actions.insert(e.action.clone());
+            timeline.first_seen_actions.insert(action.clone());
         }
-        let sensitive = sensitivity.action(&e.action).is_some()
-            || (!e.target.is_empty() && sensitivity.target(&e.target).is_some());
+        let sensitive = sensitivity.action(action).is_some()
+            || (!target.is_empty() && sensitivity.target(target).is_some());
         if sensitive {
             timeline.sensitive[i] = true;
-            timeline.sensitive_actions.insert(e.action.clone());
-        }
-        if evidence.contains(e.event_id.as_str()) {
-            timeline.evidence.push((*e).clone());
+            timeline.sensitive_actions.insert(action.clone());
         }
     }
+    timeline.evidence = observed.evidence.clone();
 }
 
 /// The `q` quantile of sorted `xs`, interpolated linearly (0 when empty).
@@ -178,44 +164,17 @@ fn quantile(xs: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::review::Finding;
     use crate::window::{MICROS_PER_HOUR, MICROS_PER_MINUTE};
 
     const DAY: i64 = MICROS_PER_DAY;
 
-    fn event(t: i64, action: &str, id: &str) -> Event {
-        Event {
-            user: "ana".into(),
-            t,
-            action: action.into(),
-            event_id: id.into(),
-            source: "k8s_audit".into(),
-            target: String::new(),
-            src_ip: String::new(),
-            user_agent: String::new(),
-        }
-    }
-
-    fn finding(at: i64, evidence: &[&str]) -> Finding {
+    fn finding(at: i64) -> Finding {
         Finding {
-            id: "f".into(),
-            rank: 1,
             user: "ana".into(),
             start: at,
             end: at + MICROS_PER_HOUR,
-            score: 90.0,
-            p_value: 1e-9,
-            observed: 1.0,
-            expected: 0.0,
-            detectors: vec![],
-            reasons: vec![],
-            top_actions: vec![],
-            evidence: evidence.iter().map(|e| e.to_string()).collect(),
-            techniques: vec![],
-            peer_group: String::new(),
-            first_seen: at,
-            last_seen: at,
-            status: "new".into(),
-            run_id: "r".into(),
+            ..Finding::default()
         }
     }
 
@@ -236,23 +195,29 @@ mod tests {
         .unwrap()
     }
 
+    fn item(start: i64, action: &str) -> (i64, String, String) {
+        (start, action.into(), String::new())
+    }
+
     #[test]
     fn the_band_is_the_same_hour_over_the_baseline_days_and_marks_what_is_new() {
         let bounds = bounds(0, (10 * DAY, 11 * DAY), MICROS_PER_HOUR);
-        // 9:00 on each of the ten baseline days: 1, 2, ..., 10 events.
-        let mut events: Vec<Event> = (0..10)
-            .flat_map(|d| {
-                (0..=d).map(move |k| event(d * DAY + 9 * MICROS_PER_HOUR + k, "get pods", "b"))
-            })
-            .collect();
         let at = 10 * DAY + 3 * MICROS_PER_HOUR;
-        events.push(event(at, "create pods/exec", "e1"));
-        events.push(event(at + 1, "get pods", "e2"));
+        let observed = Observed {
+            // 9:00 on each of the ten baseline days: 1, 2, ..., 10 events.
+            buckets: (0..10)
+                .map(|d| (d * DAY + 9 * MICROS_PER_HOUR, d as u64 + 1))
+                .chain([(at, 2)])
+                .collect(),
+            known: ["get pods".to_owned()].into(),
+            window: vec![item(at, "create pods/exec"), item(at, "get pods")],
+            evidence: Vec::new(),
+        };
         let t = build(
             &bounds,
-            &finding(at, &["e1"]),
+            &finding(at),
             &[],
-            Some(&events),
+            Some(&observed),
             &exec_is_sensitive(),
         );
         let band = t.band.as_ref().unwrap();
@@ -274,8 +239,6 @@ mod tests {
             t.first_seen_actions.iter().collect::<Vec<_>>(),
             ["create pods/exec"]
         );
-        assert_eq!(t.evidence.len(), 1);
-        assert_eq!(t.evidence[0].event_id, "e1");
     }
 
     #[test]
@@ -288,35 +251,56 @@ mod tests {
             (start, start + DAY + 20 * MICROS_PER_MINUTE),
             half,
         );
-        // 10:30-11:00 on each baseline day: 4 events.
-        let mut events: Vec<Event> = (0..7)
-            .flat_map(|d| (0..4).map(move |k| event(d * DAY + 21 * half + k, "get pods", "b")))
-            .collect();
-        let late = start + DAY + 5 * MICROS_PER_MINUTE;
-        events.push(event(late, "get pods", "e1"));
+        let late = start + DAY;
+        let observed = Observed {
+            // 10:30-11:00 on each baseline day: 4 events.
+            buckets: (0..7)
+                .map(|d| (d * DAY + 21 * half, 4))
+                .chain([(late, 1)])
+                .collect(),
+            known: ["get pods".to_owned()].into(),
+            window: vec![item(late, "get pods")],
+            evidence: Vec::new(),
+        };
         let scores = [ScoredBucket {
             user: "ana".into(),
-            start: start + DAY,
-            end: start + DAY + half,
+            start: late,
+            end: late + half,
             score: 40.0,
             events: 1,
         }];
         let t = build(
             &bounds,
-            &finding(late, &["e1"]),
+            &finding(late),
             &scores,
-            Some(&events),
+            Some(&observed),
             &exec_is_sensitive(),
         );
         assert_eq!(t.counts.len(), 49);
         assert_eq!(t.counts[48], 1, "the part bucket holds its event");
         assert_eq!(t.scores[48], 40.0);
         let band = t.band.unwrap();
+        assert_eq!(band.len(), 49);
         // Bucket 3 of the window is 10:30.
         assert_eq!(band[3].expected, 4.0);
-        assert_eq!(band.len(), 49);
         assert_eq!(band.iter().filter(|b| b.expected > 0.0).count(), 1);
         assert!(t.first_seen.iter().all(|m| !m));
-        assert_eq!(t.evidence.len(), 1);
+    }
+
+    #[test]
+    fn without_the_lake_the_counts_are_the_bucket_scores_and_there_is_no_band() {
+        let bounds = bounds(0, (7 * DAY, 8 * DAY), MICROS_PER_HOUR);
+        let at = 7 * DAY + 5 * MICROS_PER_HOUR;
+        let scores = [ScoredBucket {
+            user: "ana".into(),
+            start: at,
+            end: at + MICROS_PER_HOUR,
+            score: 80.0,
+            events: 12,
+        }];
+        let t = build(&bounds, &finding(at), &scores, None, &exec_is_sensitive());
+        assert_eq!((t.counts[5], t.scores[5]), (12, 80.0));
+        assert_eq!(t.counts.iter().sum::<u64>(), 12);
+        assert!(t.band.is_none());
     }
 }
