@@ -50,6 +50,8 @@ pub fn read(
         .collect();
     let doing = || format!("reading the reviewed identities' activity from {lake}");
     let query = |lf: LazyFrame| lf.collect().map_err(Error::query(doing()));
+    // The lake is read once; the four reductions run on its rows in memory.
+    let scan = query(scan)?.lazy();
     // Every event is at or after the baseline's start, on the buckets' grid.
     let since = col(T) - lit(bounds.baseline_start);
     let bucket = (col(T) - since % lit(bounds.bucket_micros)).alias(BUCKET);
