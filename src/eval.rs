@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::lake::results::{self, RunFiles};
 use crate::lake::{Location, FINDINGS_FILE};
+use crate::review::Finding;
 
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -26,18 +27,6 @@ pub struct Label {
     pub user: String,
     pub start: i64,
     pub end: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct RankedFinding {
-    pub rank: u32,
-    pub user: String,
-    pub start: i64,
-    pub end: i64,
-    pub score: f64,
-    /// The combined p-value behind the score; it orders findings whose
-    /// scores are both exactly 100.0 in f64 (p below about 1e-165).
-    pub p_value: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -207,7 +196,7 @@ pub fn findings_paths(path: &Location) -> Result<Vec<RunFiles>> {
 /// The findings of every file, pooled into one ranking by p-value (the
 /// score's order without its rounding; ties by user, then start), ranks
 /// renumbered from 1.
-pub fn read_pooled(paths: &[RunFiles]) -> Result<Vec<RankedFinding>> {
+pub fn read_pooled(paths: &[RunFiles]) -> Result<Vec<Finding>> {
     let mut all = Vec::new();
     for p in paths {
         all.extend(read_findings(&p.findings)?);
@@ -245,31 +234,16 @@ fn read_rows<T>(
     })
 }
 
-pub fn read_findings(path: &Location) -> Result<Vec<RankedFinding>> {
-    let read = |df: &DataFrame| -> PolarsResult<Vec<RankedFinding>> {
-        let rank = df.column("rank")?.u32()?;
-        let user = df.column("user")?.str()?;
-        let start = df.column("window_start")?.cast(&DataType::Int64)?;
-        let end = df.column("window_end")?.cast(&DataType::Int64)?;
-        let score = df.column("score")?.f64()?;
-        let p_value = df.column("p_value")?.f64()?;
-        let (start, end) = (start.i64()?, end.i64()?);
-        Ok((0..df.height())
-            .filter_map(|i| {
-                Some(RankedFinding {
-                    rank: rank.get(i)?,
-                    user: user.get(i)?.to_owned(),
-                    start: start.get(i)?,
-                    end: end.get(i)?,
-                    score: score.get(i)?,
-                    p_value: p_value.get(i)?,
-                })
-            })
-            .collect())
-    };
-    let mut findings = read_rows(path, read)?;
-    findings.sort_by_key(|f| f.rank);
-    Ok(findings)
+/// The findings of one file, in rank order; a missing file is an error
+/// naming it.
+pub fn read_findings(path: &Location) -> Result<Vec<Finding>> {
+    if !path.exists()? {
+        return Err(Error::NoFindings {
+            path: path.as_path(),
+            reason: "no such file".into(),
+        });
+    }
+    crate::review::read_findings(path)
 }
 
 /// One attack: the label rows of one scenario and identity, each an
@@ -300,19 +274,19 @@ impl Attack<'_> {
     }
 
     /// The episodes `f` overlaps.
-    fn overlapped<'f>(&'f self, f: &'f RankedFinding) -> impl Iterator<Item = &'f Label> + 'f {
+    fn overlapped<'f>(&'f self, f: &'f Finding) -> impl Iterator<Item = &'f Label> + 'f {
         self.episodes
             .iter()
             .copied()
             .filter(move |l| f.user == self.user && f.start < l.end && f.end > l.start)
     }
 
-    fn matches(&self, f: &RankedFinding) -> bool {
+    fn matches(&self, f: &Finding) -> bool {
         self.overlapped(f).next().is_some()
     }
 
     /// The finding's span over that of the episodes it overlaps.
-    fn span_ratio(&self, f: &RankedFinding) -> f64 {
+    fn span_ratio(&self, f: &Finding) -> f64 {
         let (start, end) = self.overlapped(f).fold((i64::MAX, i64::MIN), |(a, b), l| {
             (a.min(l.start), b.max(l.end))
         });
@@ -320,10 +294,9 @@ impl Attack<'_> {
     }
 }
 
-pub fn evaluate(labels: &[Label], findings: &[RankedFinding], ks: &[usize]) -> Report {
+pub fn evaluate(labels: &[Label], findings: &[Finding], ks: &[usize]) -> Report {
     let attacks = Attack::of(labels);
-    let matches =
-        |f: &RankedFinding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
+    let matches = |f: &Finding, l: &Label| f.user == l.user && f.start < l.end && f.end > l.start;
     let mut found: Vec<Option<usize>> = vec![None; attacks.len()];
     let mut position = 0usize;
     let mut hits = 0usize;
@@ -517,14 +490,15 @@ mod tests {
             end: 20,
         }
     }
-    fn finding(rank: u32, user: &str) -> RankedFinding {
-        RankedFinding {
+    fn finding(rank: u32, user: &str) -> Finding {
+        Finding {
             rank,
             user: user.into(),
             start: 12,
             end: 14,
             score: 50.0,
             p_value: 1e-5,
+            ..Finding::default()
         }
     }
 

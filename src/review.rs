@@ -67,21 +67,21 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<Finding>> {
             Ok(Finding {
                 id: column.text("finding_id", i)?,
                 rank: column.number("rank", i)? as u32,
-                user: column.text("user", i)?,
+                user: column.required_text("user", i)?,
                 start: column.time("window_start", i)?,
                 end: column.time("window_end", i)?,
                 score: column.number("score", i)?,
                 p_value: column.number("p_value", i)?,
-                observed: column.number("observed", i)?,
-                expected: column.number("expected", i)?,
+                observed: column.optional_number("observed", i)?,
+                expected: column.optional_number("expected", i)?,
                 detectors: column.list("detectors", i)?,
                 reasons: column.list("reasons", i)?,
                 top_actions: column.list("top_actions", i)?,
                 evidence: column.list("evidence_event_ids", i)?,
                 techniques: column.list("attack_techniques", i)?,
                 peer_group: column.text("peer_group", i)?,
-                first_seen: column.time("first_seen", i)?,
-                last_seen: column.time("last_seen", i)?,
+                first_seen: column.optional_time("first_seen", i)?,
+                last_seen: column.optional_time("last_seen", i)?,
                 status: column.text("status", i)?,
                 run_id: column.text("run_id", i)?,
             })
@@ -89,8 +89,9 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<Finding>> {
         .collect()
 }
 
-/// Typed cells of a findings frame. The span's times are required; text,
-/// number and list columns a finding may lack (older runs) read as empty.
+/// Typed cells of a findings frame. What ranks a finding (rank, user,
+/// span, score, p-value) is required; columns a finding may lack (older
+/// runs, hand-made files) read as empty, NaN, or the span's times.
 struct Columns<'a> {
     df: &'a DataFrame,
 }
@@ -103,16 +104,33 @@ impl Columns<'_> {
         Ok(column.str()?.get(i).unwrap_or("").to_owned())
     }
 
+    fn required_text(&self, name: &str, i: usize) -> PolarsResult<String> {
+        Ok(self.df.column(name)?.str()?.get(i).unwrap_or("").to_owned())
+    }
+
     fn time(&self, name: &str, i: usize) -> PolarsResult<i64> {
         let column = self.df.column(name)?.cast(&DataType::Int64)?;
         Ok(column.i64()?.get(i).unwrap_or(0))
     }
 
+    /// `first_seen` and `last_seen` without their columns: the span's.
+    fn optional_time(&self, name: &str, i: usize) -> PolarsResult<i64> {
+        match self.df.column(name) {
+            Ok(_) => self.time(name, i),
+            Err(_) if name == "first_seen" => self.time("window_start", i),
+            Err(_) => self.time("window_end", i),
+        }
+    }
+
+    fn optional_number(&self, name: &str, i: usize) -> PolarsResult<f64> {
+        match self.df.column(name) {
+            Ok(_) => self.number(name, i),
+            Err(_) => Ok(f64::NAN),
+        }
+    }
+
     fn number(&self, name: &str, i: usize) -> PolarsResult<f64> {
-        let Ok(column) = self.df.column(name) else {
-            return Ok(f64::NAN);
-        };
-        let column = column.cast(&DataType::Float64)?;
+        let column = self.df.column(name)?.cast(&DataType::Float64)?;
         Ok(column.f64()?.get(i).unwrap_or(f64::NAN))
     }
 

@@ -8,19 +8,16 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::code;
+use crate::support::{code, provided};
 
 const DAG_ID: &str = "lakehound_daily";
 
 /// The venv's `bin` folder. Missing is a failure, not a skip.
 fn airflow_bin() -> PathBuf {
-    let dir = std::env::var_os("LAKEHOUND_TEST_AIRFLOW")
-        .map(PathBuf::from)
-        .expect(
-            "LAKEHOUND_TEST_AIRFLOW is not set: run the tests with .ci/run, which installs \
-         Apache Airflow (jobs/airflow/requirements.txt) into ~/.cache/lakehound-airflow, or set \
-         LAKEHOUND_TEST_AIRFLOW to the bin folder of a venv with it",
-        );
+    let dir = provided(
+        "LAKEHOUND_TEST_AIRFLOW",
+        "Apache Airflow (jobs/airflow/requirements.txt) into ~/.cache/lakehound-airflow",
+    );
     assert!(
         dir.join("airflow").is_file(),
         "{} has no airflow: run .ci/run, or install jobs/airflow/requirements.txt there",

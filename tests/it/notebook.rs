@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{self, code, findings, lakehound, list_strings, manifest, stderr};
+use crate::support::{self, code, findings, lakehound, list_strings, manifest, provided, stderr};
 
 const NOTEBOOK: &str = "notebooks/findings_review.ipynb";
 
@@ -16,21 +16,10 @@ const NOTEBOOK: &str = "notebooks/findings_review.ipynb";
 /// is a failure, not a skip: `.ci/run` installs it into
 /// `~/.cache/lakehound-notebook` and sets LAKEHOUND_NOTEBOOK_PYTHON.
 fn notebook_python() -> PathBuf {
-    let path = std::env::var_os("LAKEHOUND_NOTEBOOK_PYTHON")
-        .map(PathBuf::from)
-        .expect(
-            "LAKEHOUND_NOTEBOOK_PYTHON is not set: run the tests with .ci/run, which installs \
-         notebooks/requirements.txt into ~/.cache/lakehound-notebook and sets it, or set it to \
-         a Python with those packages (python3 -m venv DIR && DIR/bin/pip install -r \
-         notebooks/requirements.txt)",
-        );
-    assert!(
-        path.exists(),
-        "LAKEHOUND_NOTEBOOK_PYTHON={} does not exist: install notebooks/requirements.txt \
-         into a venv (see .ci/run)",
-        path.display()
-    );
-    path
+    provided(
+        "LAKEHOUND_NOTEBOOK_PYTHON",
+        "notebooks/requirements.txt into ~/.cache/lakehound-notebook",
+    )
 }
 
 /// Executes the notebook with nbclient in a kernel of `python`, keeping going

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{code, findings, lakehound, run_between, stderr, stdout, text, window_dir};
+use crate::support::{
+    code, findings, lakehound, provided, run_between, stderr, stdout, text, window_dir,
+};
 
 /// The table is laid out for a terminal this wide.
 const COLUMNS: usize = 100;
@@ -28,9 +30,9 @@ fn report(out: &Path, lake: &Path, top: &str, page: &Path) -> String {
 
 /// What tests/browser/check-page.mjs saw of a page in Chromium.
 fn chromium(page: &Path, screenshot: &Path) -> serde_json::Value {
-    let browser = std::env::var_os("LAKEHOUND_TEST_CHROMIUM").expect(
-        "LAKEHOUND_TEST_CHROMIUM is not set: run the tests with .ci/run, which installs \
-         Debian's chromium and playwright-core (tests/browser) and sets it",
+    let browser = provided(
+        "LAKEHOUND_TEST_CHROMIUM",
+        "Debian's chromium and playwright-core (tests/browser)",
     );
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(

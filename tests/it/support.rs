@@ -42,6 +42,24 @@ pub fn python() -> PathBuf {
     path
 }
 
+/// A path that `.ci/run` provides through the environment variable `name`
+/// (`what` it installs for it): missing is a failure, not a skip.
+pub fn provided(name: &str, what: &str) -> PathBuf {
+    let path = std::env::var_os(name)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not set: run the tests with .ci/run, which installs {what} and sets it"
+            )
+        });
+    assert!(
+        path.exists(),
+        "{name}={} does not exist: run .ci/run, which installs {what}",
+        path.display()
+    );
+    path
+}
+
 /// `lakehound run` on a fixture lake over the fixture window.
 pub fn run_on(lake: &Path, out: &Path, extra: &[&str]) -> Output {
     run_between(lake, out, super::fixture::FROM, super::fixture::TO, extra)
