@@ -46,7 +46,7 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("no findings to evaluate at {path}: {reason}")]
+    #[error("no findings at {path}: {reason}")]
     NoFindings { path: PathBuf, reason: String },
 
     #[error("no finding {id} under {path} (finding ids are in findings.parquet's finding_id)")]

@@ -76,30 +76,26 @@ pub fn report(
 /// whose run.json cannot be used (an old or damaged window) is passed over
 /// with a warning, unless no run can be used.
 fn latest_run(findings: &Location) -> Result<Run> {
-    let mut latest: Option<(RunFiles, RunBounds)> = None;
-    let mut unusable = None;
+    let mut usable = Vec::new();
+    let mut unusable = Vec::new();
     for files in findings_paths(findings)? {
-        let bounds = match run_bounds(&files) {
-            Ok(bounds) => bounds,
-            Err(e) => {
-                tracing::warn!(run = %files.manifest, error = %e, "Passing over a run whose run.json cannot be used.");
-                unusable = Some(e);
-                continue;
-            }
-        };
-        if latest
-            .as_ref()
-            .is_none_or(|(_, b)| b.window_end < bounds.window_end)
-        {
-            latest = Some((files, bounds));
+        match run_bounds(&files) {
+            Ok(bounds) => usable.push((files, bounds)),
+            Err(e) => unusable.push((files, e)),
         }
     }
-    let Some((files, bounds)) = latest else {
-        return Err(unusable.unwrap_or_else(|| Error::NoFindings {
-            path: findings.as_path(),
-            reason: "no run there".into(),
-        }));
+    let Some((files, bounds)) = usable.into_iter().max_by_key(|(_, b)| b.window_end) else {
+        return Err(unusable.into_iter().next().map_or_else(
+            || Error::NoFindings {
+                path: findings.as_path(),
+                reason: "no run there".into(),
+            },
+            |(_, e)| e,
+        ));
     };
+    for (files, e) in unusable {
+        tracing::warn!(run = %files.manifest, error = %e, "Passing over a run whose run.json cannot be used.");
+    }
     let findings = read_findings(&files.findings)?;
     Ok(Run {
         files,

@@ -237,3 +237,35 @@ fn markup_and_escape_sequences_planted_in_the_lake_stay_text_in_the_page_and_the
     );
     assert!(!explained.chars().any(|c| c.is_control() && c != '\n'));
 }
+
+#[test]
+fn a_window_whose_run_json_is_gone_is_passed_over_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, out) = (lakehound::app::sample_lake(), dir.path().join("out"));
+    for day in ["2026-11-04", "2026-11-05"] {
+        let o = run_between(&lake, &out, day, day, &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let later = out.join("window=20261105T000000Z_20261106T000000Z");
+    std::fs::remove_file(later.join("run.json")).unwrap();
+    let o = lakehound(&["report", "--findings", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("window 2026-11-04 00:00 UTC .. 2026-11-05 00:00 UTC"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("Passing over a run"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains('\u{1b}'), "no colours into a pipe");
+
+    // With no usable run at all, the report says why.
+    let earlier = out.join("window=20261104T000000Z_20261105T000000Z");
+    std::fs::remove_file(earlier.join("run.json")).unwrap();
+    let o = lakehound(&["report", "--findings", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("run.json: it is missing"),
+        "{}",
+        stderr(&o)
+    );
+}
