@@ -60,7 +60,9 @@ fn run_report(args: &ReportArgs, storage: &Storage) -> Result<Outcome> {
 fn run_export(args: &ExportArgs, storage: &Storage) -> Result<Outcome> {
     let findings = storage.location(&args.findings, "--findings")?;
     let text = match args.format {
-        ExportFormat::Ocsf => crate::export::ocsf(&findings, &args.out)?,
+        ExportFormat::Ocsf => {
+            crate::export::ocsf(&findings, &storage.location(&args.out, "--out")?)?
+        }
     };
     print_out(&text);
     Ok(Outcome::Clean)

@@ -164,8 +164,9 @@ pub struct ExportArgs {
     /// s3://).
     #[arg(long, value_name = "PATH|S3")]
     pub findings: PathBuf,
-    /// The file to write: JSON lines, or Parquet where it ends in .parquet.
-    #[arg(long, value_name = "FILE")]
+    /// The file to write (local or s3://): JSON lines, or Parquet where it
+    /// ends in .parquet.
+    #[arg(long, value_name = "FILE|S3")]
     pub out: PathBuf,
 }
 

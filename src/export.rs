@@ -36,7 +36,6 @@
 //! serde_json escapes it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use polars::prelude::*;
 use serde_json::{json, Map, Value};
@@ -135,7 +134,7 @@ type Places = HashMap<(String, String), Place>;
 
 /// Writes the findings under `findings` to `out` as OCSF Detection
 /// Findings; returns the line to print.
-pub fn ocsf(findings: &Location, out: &Path) -> Result<String> {
+pub fn ocsf(findings: &Location, out: &Location) -> Result<String> {
     let mut all: Vec<(String, i64, Value)> = Vec::new();
     for run in findings_paths(findings)? {
         let info = run_info(&run.manifest);
@@ -155,7 +154,7 @@ pub fn ocsf(findings: &Location, out: &Path) -> Result<String> {
     Ok(format!(
         "wrote {} OCSF {OCSF_VERSION} Detection Findings to {} ({located} with resources from the lake)\n",
         records.len(),
-        out.display()
+        out
     ))
 }
 
@@ -174,21 +173,20 @@ fn latest_of_each(all: Vec<(String, i64, Value)>) -> Vec<Value> {
         .collect()
 }
 
-fn write(records: &[Value], out: &Path) -> Result<()> {
-    let target = Location::Local(out.to_path_buf());
-    if out.extension().is_some_and(|e| e == "parquet") {
+fn write(records: &[Value], out: &Location) -> Result<()> {
+    if out.file_name().ends_with(".parquet") {
         let df = frame(records).map_err(|source| Error::WriteParquet {
-            path: out.to_path_buf(),
+            path: out.as_path(),
             source,
         })?;
-        return target.write_parquet(&df);
+        return out.write_parquet(&df);
     }
     let mut bytes = Vec::new();
     for record in records {
         bytes.extend(record.to_string().into_bytes());
         bytes.push(b'\n');
     }
-    target.write(bytes)
+    out.write(bytes)
 }
 
 /// The run's manifest, as far as it can be read: a findings file copied on

@@ -103,6 +103,105 @@ fn ingest_run_and_eval_through_s3_give_the_local_findings_in_the_same_order() {
     );
     assert_eq!(code(&s3_eval), 0, "{}", stderr(&s3_eval));
     assert_eq!(stdout(&local_eval), stdout(&s3_eval));
+
+    review_through_s3(
+        &server,
+        &prefix,
+        (local_lake_s, local_out_s),
+        (&s3_lake, &s3_out),
+    );
+}
+
+/// report (its page written to S3) and the OCSF export (read from and
+/// written to S3) say what they say of the local lake.
+fn review_through_s3(server: &Server, prefix: &str, local: (&str, &str), s3: (&str, &str)) {
+    let dir = tempfile::tempdir().unwrap();
+    let page = server.url(&format!("{prefix}/report.html"));
+    let local_page = dir.path().join("report.html");
+    let local_html = local_page.to_str().unwrap();
+    let l = lakehound(&[
+        "report",
+        "--findings",
+        local.1,
+        "--lake",
+        local.0,
+        "--html",
+        local_html,
+    ]);
+    let r = server.lakehound(
+        &server.endpoint,
+        &[
+            "report",
+            "--findings",
+            s3.1,
+            "--lake",
+            s3.0,
+            "--html",
+            &page,
+        ],
+    );
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    let table = |o: &std::process::Output| {
+        stdout(o)
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("wrote"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(table(&l), table(&r), "the same table");
+    let remote_page =
+        String::from_utf8(server.get(&format!("{prefix}/report.html")).unwrap()).unwrap();
+    let local_page = std::fs::read_to_string(&local_page).unwrap();
+    let sections = |html: &str| html.matches("<section id=").count();
+    assert_eq!(sections(&remote_page), sections(&local_page));
+    assert!(remote_page.contains("Evidence events (20 of 20 ids found in the lake)"));
+
+    let local_export = dir.path().join("findings.ocsf.jsonl");
+    let l = lakehound(&[
+        "export",
+        "--format",
+        "ocsf",
+        "--findings",
+        local.1,
+        "--out",
+        local_export.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&l), 0, "{}", stderr(&l));
+    let key = format!("{prefix}/findings.ocsf.jsonl");
+    let r = server.lakehound(
+        &server.endpoint,
+        &[
+            "export",
+            "--format",
+            "ocsf",
+            "--findings",
+            s3.1,
+            "--out",
+            &server.url(&key),
+        ],
+    );
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    let said = |text: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
+        text.lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                (
+                    record["finding_info"]["uid"].clone(),
+                    record["resources"].clone(),
+                )
+            })
+            .collect()
+    };
+    let remote = String::from_utf8(server.get(&key).unwrap()).unwrap();
+    let local = std::fs::read_to_string(&local_export).unwrap();
+    assert!(said(&local).len() >= 10);
+    assert!(said(&remote).iter().all(|(_, r)| r.is_array()), "{remote}");
+    assert_eq!(
+        said(&local),
+        said(&remote),
+        "the same findings, with the same resources"
+    );
 }
 
 #[test]
