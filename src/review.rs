@@ -80,8 +80,8 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<Finding>> {
                 evidence: column.list("evidence_event_ids", i)?,
                 techniques: column.list("attack_techniques", i)?,
                 peer_group: column.text("peer_group", i)?,
-                first_seen: column.optional_time("first_seen", i)?,
-                last_seen: column.optional_time("last_seen", i)?,
+                first_seen: column.time_or("first_seen", "window_start", i)?,
+                last_seen: column.time_or("last_seen", "window_end", i)?,
                 status: column.text("status", i)?,
                 run_id: column.text("run_id", i)?,
             })
@@ -113,12 +113,11 @@ impl Columns<'_> {
         Ok(column.i64()?.get(i).unwrap_or(0))
     }
 
-    /// `first_seen` and `last_seen` without their columns: the span's.
-    fn optional_time(&self, name: &str, i: usize) -> PolarsResult<i64> {
+    /// The time in `name`, or in `fallback` where the frame lacks `name`.
+    fn time_or(&self, name: &str, fallback: &str, i: usize) -> PolarsResult<i64> {
         match self.df.column(name) {
             Ok(_) => self.time(name, i),
-            Err(_) if name == "first_seen" => self.time("window_start", i),
-            Err(_) => self.time("window_end", i),
+            Err(_) => self.time(fallback, i),
         }
     }
 

@@ -116,14 +116,15 @@ fn review(
         Some(lake) => Some(activity::read(lake, &run.bounds, findings)?),
         None => None,
     };
+    // An identity with no events in the lake's range.
+    let nothing = activity::Observed::default();
     Ok(findings
         .iter()
         .map(|finding| {
             let mine = observed
                 .as_ref()
-                .map(|o| o.get(&finding.user).cloned().unwrap_or_default());
-            let timeline =
-                timeline::build(&run.bounds, finding, &scores, mine.as_ref(), sensitivity);
+                .map(|o| o.get(&finding.user).unwrap_or(&nothing));
+            let timeline = timeline::build(&run.bounds, finding, &scores, mine, sensitivity);
             Reviewed {
                 finding: finding.clone(),
                 timeline,
